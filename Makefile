@@ -1,0 +1,23 @@
+# Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
+VENV := .venv
+
+.PHONY: run test lint format
+
+run:
+	@bin/bootstrap run
+	@bin/serve
+
+test:
+	@bin/bootstrap test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.test_settings $(VENV)/bin/python manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

@@ -1,0 +1,71 @@
+"""One exception handler: every API error answers the contract's body,
+`{"detail": "<one sentence>", "errors": [{"field"|"line": ..., "message": ...}]}`."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from config.errors import DomainError
+
+
+def _flatten(detail, prefix: str = "") -> list[dict]:
+    """Turn DRF's nested error dict/list into [{"field": "a.b[0]", "message": ...}]."""
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            field = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            errors.extend(_flatten(value, field))
+        return errors
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"field": prefix or None, "message": str(item)} for item in detail]
+        errors = []
+        for index, item in enumerate(detail):
+            errors.extend(_flatten(item, f"{prefix}[{index}]"))
+        return errors
+    return [{"field": prefix or None, "message": str(detail)}]
+
+
+def _body(detail: str, errors: list[dict] | None = None) -> dict:
+    return {"detail": detail, "errors": errors or []}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(_body(exc.detail, exc.errors), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = errors[0] if errors else None
+        if first and first["field"]:
+            detail = f"Invalid input: {first['field']}: {first['message']}"
+        elif first:
+            detail = f"Invalid input: {first['message']}"
+        else:
+            detail = "Invalid input."
+        response.data = _body(detail, errors)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        response.data = _body(str(detail))
+    return response
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(_body("Not found."), status=status.HTTP_404_NOT_FOUND)
+
+
+def json_server_error(request):
+    return JsonResponse(_body("Internal server error."), status=500)

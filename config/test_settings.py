@@ -1,0 +1,20 @@
+"""Settings for the test suite: the real settings with fast hashing and a fixed key."""
+
+import os
+
+os.environ.setdefault(
+    "DJANGO_SECRET_KEY", "casebook-test-key-0123456789-abcdefghijklmnop"
+)
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

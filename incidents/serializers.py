@@ -1,0 +1,256 @@
+"""API shapes. Input serializers check shape only; services decide."""
+
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from accounts.models import Membership
+from incidents.models import HistoryEntry, Incident, Note, Subject, Task, TimelineEntry
+
+
+def absolute(request, name: str, *args) -> str:
+    return request.build_absolute_uri(reverse(name, args=args))
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    """RFC 3339 on input: a time without a UTC offset is ambiguous and refused."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("offset")
+        return super().to_internal_value(value)
+
+    default_error_messages = {
+        "offset": "Give the time in RFC 3339 with a UTC offset, e.g. 2026-03-01T12:00:00Z."
+    }
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses fields it does not know, so a misspelt or read-only field is not
+    silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not accepted here."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+    @classmethod
+    def validated(cls, data) -> dict:
+        serializer = cls(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class SubjectInput(StrictInput):
+    kind = serializers.CharField(max_length=32)
+    value = serializers.CharField(max_length=512, trim_whitespace=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class IncidentCreateInput(StrictInput):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    tlp = serializers.ChoiceField(choices=Incident.Tlp.choices, required=False)
+    affected_models = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+    detected_at = OffsetDateTimeField(required=False, allow_null=True)
+    subjects = SubjectInput(many=True, required=False, max_length=1000)
+
+
+class IncidentUpdateInput(StrictInput):
+    title = serializers.CharField(max_length=200, required=False)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices, required=False)
+    severity = serializers.ChoiceField(
+        choices=Incident.Severity.choices, required=False
+    )
+    tlp = serializers.ChoiceField(choices=Incident.Tlp.choices, required=False)
+    affected_models = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+    owner = serializers.CharField(max_length=150, required=False)
+
+
+class TransitionInput(StrictInput):
+    to = serializers.ChoiceField(choices=Incident.Status.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class TimelineInput(StrictInput):
+    occurred_at = OffsetDateTimeField()
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=20000
+    )
+    source = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class NoteInput(StrictInput):
+    body = serializers.CharField(max_length=100000)
+    privileged = serializers.BooleanField(required=False, default=False)
+
+
+class TaskInput(StrictInput):
+    title = serializers.CharField(max_length=200)
+    assignee = serializers.CharField(max_length=150, required=False, allow_null=True)
+    due_on = serializers.DateField(required=False, allow_null=True)
+
+
+class TaskUpdateInput(StrictInput):
+    is_done = serializers.BooleanField()
+
+
+class MemberInput(StrictInput):
+    user = serializers.CharField(max_length=150)
+
+
+class _Output(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class SubjectOutput(_Output):
+    url = serializers.SerializerMethodField()
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    note = serializers.CharField()
+    added_by = serializers.CharField(source="added_by.username")
+    added_at = serializers.DateTimeField()
+
+    def get_url(self, subject: Subject) -> str:
+        return absolute(
+            self.context["request"],
+            "api:subject-detail",
+            subject.incident.reference,
+            subject.pk,
+        )
+
+
+class IncidentOutput(_Output):
+    url = serializers.SerializerMethodField()
+    reference = serializers.CharField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    tlp = serializers.CharField()
+    status = serializers.CharField()
+    affected_models = serializers.ListField(child=serializers.CharField())
+    owner = serializers.CharField(source="owner.username", allow_null=True)
+    detected_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    subjects = SubjectOutput(many=True)
+    links = serializers.SerializerMethodField()
+
+    def get_url(self, incident: Incident) -> str:
+        return absolute(
+            self.context["request"], "api:incident-detail", incident.reference
+        )
+
+    def get_links(self, incident: Incident) -> dict[str, str]:
+        request = self.context["request"]
+        names = (
+            "subjects",
+            "timeline",
+            "notes",
+            "tasks",
+            "members",
+            "history",
+            "transition",
+        )
+        return {
+            name: absolute(request, f"api:incident-{name}", incident.reference)
+            for name in names
+        }
+
+
+class TimelineOutput(_Output):
+    url = serializers.SerializerMethodField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    source = serializers.CharField()
+    recorded_by = serializers.CharField(source="recorded_by.username")
+
+    def get_url(self, entry: TimelineEntry) -> str:
+        return absolute(
+            self.context["request"],
+            "api:timeline-detail",
+            entry.incident.reference,
+            entry.pk,
+        )
+
+
+class NoteOutput(_Output):
+    url = serializers.SerializerMethodField()
+    body = serializers.CharField()
+    privileged = serializers.BooleanField(source="is_privileged")
+    author = serializers.CharField(source="author.username")
+    created_at = serializers.DateTimeField()
+
+    def get_url(self, note: Note) -> str:
+        return absolute(
+            self.context["request"], "api:note-detail", note.incident.reference, note.pk
+        )
+
+
+class TaskOutput(_Output):
+    url = serializers.SerializerMethodField()
+    title = serializers.CharField()
+    assignee = serializers.CharField(source="assignee.username", allow_null=True)
+    due_on = serializers.DateField(allow_null=True)
+    is_done = serializers.BooleanField()
+    done_at = serializers.DateTimeField(allow_null=True)
+    created_by = serializers.CharField(source="created_by.username")
+    created_at = serializers.DateTimeField()
+
+    def get_url(self, task: Task) -> str:
+        return absolute(
+            self.context["request"], "api:task-detail", task.incident.reference, task.pk
+        )
+
+
+class MemberOutput(_Output):
+    url = serializers.SerializerMethodField()
+    user = serializers.CharField(source="user.username")
+    role = serializers.CharField(source="user.role")
+    added_by = serializers.CharField(source="added_by.username", allow_null=True)
+    added_at = serializers.DateTimeField()
+
+    def get_url(self, membership: Membership) -> str:
+        return absolute(
+            self.context["request"],
+            "api:member-detail",
+            membership.incident.reference,
+            membership.user.username,
+        )
+
+
+class HistoryOutput(_Output):
+    url = serializers.SerializerMethodField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor.username", allow_null=True)
+    action = serializers.CharField()
+    summary = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField()
+
+    def get_url(self, entry: HistoryEntry) -> str:
+        return absolute(
+            self.context["request"],
+            "api:history-detail",
+            entry.incident.reference,
+            entry.pk,
+        )

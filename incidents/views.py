@@ -1,0 +1,305 @@
+"""Browser pages for incidents. Same selectors and services as the API."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import user_get_by_username
+from accounts.services import membership_add, membership_remove
+from config.errors import DomainError
+from incidents import forms, selectors, services
+from incidents.models import Incident
+
+LIST_FILTERS = ("status", "severity", "kind", "owner", "q", "ordering")
+
+
+def _incident_or_404(request: HttpRequest, reference: str) -> Incident:
+    incident = selectors.incident_get_for_user(request.user, reference)
+    if incident is None:
+        raise Http404
+    return incident
+
+
+def _back(incident: Incident, anchor: str) -> HttpResponse:
+    return redirect(
+        reverse("incidents:detail", args=[incident.reference]) + f"#{anchor}"
+    )
+
+
+def _form_errors(form) -> str:
+    return "; ".join(
+        f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
+        for field, errors in form.errors.items()
+    )
+
+
+def _run(request: HttpRequest, action, success: str) -> bool:
+    """Call a service; report a domain error as a message instead of a failure page."""
+    try:
+        action()
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return False
+    messages.success(request, success)
+    return True
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponse:
+    filters = {name: request.GET.get(name, "").strip() for name in LIST_FILTERS}
+    incidents = selectors.incident_list_for_user(
+        request.user, **{k: v or None for k, v in filters.items()}
+    )
+    page = Paginator(incidents, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/incident_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "status_counts": selectors.incident_status_counts_for_user(request.user),
+            "statuses": Incident.Status.choices,
+            "severities": Incident.Severity.choices,
+            "kinds": Incident.Kind.choices,
+        },
+    )
+
+
+@login_required
+def incident_create(request: HttpRequest) -> HttpResponse:
+    if not request.user.can_edit_cases:
+        raise Http404
+    form = forms.IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_open(by=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, f"Opened {incident.reference}.")
+            return redirect("incidents:detail", reference=incident.reference)
+    return render(request, "incidents/incident_form.html", {"form": form})
+
+
+@login_required
+def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    initial = {
+        "title": incident.title,
+        "summary": incident.summary,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "tlp": incident.tlp,
+        "affected_models": ", ".join(incident.affected_models),
+        "detected_at": incident.detected_at,
+    }
+    form = forms.IncidentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if k != "detected_at"}
+        try:
+            services.incident_update(
+                incident=incident, by=request.user, changes=changes
+            )
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, "Incident updated.")
+            return redirect("incidents:detail", reference=incident.reference)
+    return render(
+        request, "incidents/incident_form.html", {"form": form, "incident": incident}
+    )
+
+
+@login_required
+def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    members = list(selectors.member_list(incident))
+    return render(
+        request,
+        "incidents/incident_detail.html",
+        {
+            "incident": incident,
+            "subjects": selectors.subject_list(incident),
+            "timeline": selectors.timeline_list(incident),
+            "notes": selectors.note_list_for_user(request.user, incident),
+            "tasks": selectors.task_list(incident),
+            "members": members,
+            "history": selectors.history_list(incident).order_by("-at", "-id")[:15],
+            "moves": sorted(services.ALLOWED_MOVES[incident.status]),
+            "status_labels": dict(Incident.Status.choices),
+            "subject_form": forms.SubjectForm(),
+            "timeline_form": forms.TimelineForm(),
+            "note_form": forms.NoteForm(),
+            "task_form": forms.TaskForm(members=members),
+            "member_form": forms.MemberForm(),
+            "can_edit": request.user.can_edit_cases,
+        },
+    )
+
+
+@login_required
+def incident_history(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    page = Paginator(selectors.history_list(incident), 100).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "incidents/history_list.html", {"incident": incident, "page": page}
+    )
+
+
+@login_required
+@require_POST
+def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    form = forms.TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+    else:
+        to = form.cleaned_data["to"]
+        _run(
+            request,
+            lambda: services.incident_transition(
+                incident=incident, by=request.user, **form.cleaned_data
+            ),
+            f"Status is now {Incident.Status(to).label}.",
+        )
+    return _back(incident, "overview")
+
+
+def _post_form(request, reference, form_class, anchor, call, success):
+    incident = _incident_or_404(request, reference)
+    form = form_class(request.POST)
+    if form.is_valid():
+        _run(request, lambda: call(incident, form.cleaned_data), success)
+    else:
+        messages.error(request, _form_errors(form))
+    return _back(incident, anchor)
+
+
+@login_required
+@require_POST
+def subject_add(request: HttpRequest, reference: str) -> HttpResponse:
+    return _post_form(
+        request,
+        reference,
+        forms.SubjectForm,
+        "subjects",
+        lambda incident, data: services.subject_add(
+            incident=incident, by=request.user, **data
+        ),
+        "Subject added.",
+    )
+
+
+@login_required
+@require_POST
+def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
+    return _post_form(
+        request,
+        reference,
+        forms.TimelineForm,
+        "timeline",
+        lambda incident, data: services.timeline_add(
+            incident=incident, by=request.user, **data
+        ),
+        "Timeline entry added.",
+    )
+
+
+@login_required
+@require_POST
+def note_add(request: HttpRequest, reference: str) -> HttpResponse:
+    return _post_form(
+        request,
+        reference,
+        forms.NoteForm,
+        "notes",
+        lambda incident, data: services.note_add(
+            incident=incident, by=request.user, **data
+        ),
+        "Note added.",
+    )
+
+
+@login_required
+@require_POST
+def task_add(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    form = forms.TaskForm(request.POST, members=selectors.member_list(incident))
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        data["assignee"] = (
+            user_get_by_username(data["assignee"]) if data["assignee"] else None
+        )
+        _run(
+            request,
+            lambda: services.task_add(incident=incident, by=request.user, **data),
+            "Task added.",
+        )
+    else:
+        messages.error(request, _form_errors(form))
+    return _back(incident, "tasks")
+
+
+@login_required
+@require_POST
+def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    task = selectors.task_get(incident, pk)
+    if task is None:
+        raise Http404
+    _run(
+        request,
+        lambda: services.task_set_done(
+            task=task, by=request.user, is_done=not task.is_done
+        ),
+        "Task updated.",
+    )
+    return _back(incident, "tasks")
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    form = forms.MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(incident, "members")
+    user = user_get_by_username(form.cleaned_data["user"])
+    if user is None:
+        messages.error(
+            request, f"There is no active user '{form.cleaned_data['user']}'."
+        )
+        return _back(incident, "members")
+
+    def add():
+        services.require_case_editor(request.user)
+        membership_add(incident=incident, user=user, by=request.user)
+
+    _run(request, add, f"{user.username} can now see {incident.reference}.")
+    return _back(incident, "members")
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, reference: str, username: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    membership = selectors.member_get(incident, username)
+    if membership is None:
+        raise Http404
+
+    def remove():
+        services.require_case_editor(request.user)
+        membership_remove(incident=incident, user=membership.user, by=request.user)
+
+    _run(request, remove, f"{username} removed from {incident.reference}.")
+    return _back(incident, "members")
