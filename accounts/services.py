@@ -49,6 +49,16 @@ def user_create(
     user = User(
         username=username, role=role, email=email, first_name=first, last_name=last
     )
+    try:
+        # The model's own validators (username characters and length, e-mail):
+        # a username such as "a/b" would break every URL that names a user.
+        user.full_clean(
+            exclude=["password"], validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        field = "full_name" if field in ("first_name", "last_name") else field
+        raise InvalidInput.for_field(field, " ".join(messages)) from None
     if password:
         try:
             validate_password(password, user)

@@ -21,8 +21,15 @@ class SignInView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def posted_username(self) -> str:
+        # Read the username as the form does (stripped, NFKC-normalised): " alice"
+        # and a full-width "ａｌｉｃｅ" sign in as alice, so their failures count
+        # against alice and cannot be used to step around the throttle.
+        field = self.get_form_class().base_fields["username"]
+        return field.to_python(self.request.POST.get("username", ""))[:150]
+
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")[:150]
+        username = self.posted_username()
         ip = client_ip(request)
         if services.sign_in_is_throttled(username=username, ip_address=ip):
             services.sign_in_record(
@@ -55,7 +62,7 @@ class SignInView(LoginView):
     def form_invalid(self, form):
         services.sign_in_record(
             kind=SecurityEvent.Kind.SIGN_IN_FAILED,
-            username=self.request.POST.get("username", ""),
+            username=self.posted_username(),
             ip_address=client_ip(self.request),
         )
         return super().form_invalid(form)

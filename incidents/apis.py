@@ -55,6 +55,9 @@ def render(
 
 
 class IncidentListApi(APIView):
+    # A detection tool's ingest token may find the incidents it posts to.
+    read_scopes = {"read", "ingest"}
+
     @extend_schema(responses=s.IncidentOutput(many=True))
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -77,6 +80,8 @@ class IncidentListApi(APIView):
 
 
 class IncidentDetailApi(APIView):
+    read_scopes = {"read", "ingest"}
+
     @extend_schema(responses=s.IncidentOutput)
     def get(self, request: Request, reference: str) -> Response:
         return render(request, s.IncidentOutput, incident_or_404(request, reference))

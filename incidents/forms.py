@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.selectors import user_get_by_username
 from incidents.models import Incident, Subject
 
 
@@ -22,6 +23,16 @@ class IncidentForm(forms.Form):
     def clean_affected_models(self) -> list[str]:
         raw = self.cleaned_data["affected_models"]
         return [m.strip() for m in raw.split(",") if m.strip()]
+
+
+class IncidentEditForm(IncidentForm):
+    owner = forms.CharField(max_length=150, label="Owner (username)")
+
+    def clean_owner(self):
+        user = user_get_by_username(self.cleaned_data["owner"].strip())
+        if user is None:
+            raise forms.ValidationError("There is no active user by that name.")
+        return user
 
 
 class TransitionForm(forms.Form):

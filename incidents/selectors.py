@@ -1,7 +1,16 @@
 """Reads. `_for_user` selectors return only what the user may see; "not allowed"
 is indistinguishable from "not found" (both give None or an empty queryset)."""
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from accounts.models import Membership, User
 from incidents.models import HistoryEntry, Incident, Note, Subject, Task, TimelineEntry
@@ -42,7 +51,13 @@ def incident_list_for_user(
     q: str | None = None,
     ordering: str | None = None,
 ) -> QuerySet[Incident]:
-    qs = incident_visible_to(user).select_related("owner").prefetch_related("subjects")
+    qs = (
+        incident_visible_to(user)
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch("subjects", queryset=Subject.objects.select_related("added_by"))
+        )
+    )
     if status:
         qs = qs.filter(status__in=status.split(","))
     if severity:

@@ -100,7 +100,8 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
         "affected_models": ", ".join(incident.affected_models),
         "detected_at": incident.detected_at,
     }
-    form = forms.IncidentForm(request.POST or None, initial=initial)
+    initial["owner"] = incident.owner.username if incident.owner_id else ""
+    form = forms.IncidentEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k != "detected_at"}
         try:
@@ -134,11 +135,12 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "history": selectors.history_list(incident).order_by("-at", "-id")[:15],
             "moves": sorted(services.ALLOWED_MOVES[incident.status]),
             "status_labels": dict(Incident.Status.choices),
-            "subject_form": forms.SubjectForm(),
-            "timeline_form": forms.TimelineForm(),
-            "note_form": forms.NoteForm(),
-            "task_form": forms.TaskForm(members=members),
-            "member_form": forms.MemberForm(),
+            # Distinct id prefixes: several forms on this page share field names.
+            "subject_form": forms.SubjectForm(auto_id="subject_%s"),
+            "timeline_form": forms.TimelineForm(auto_id="timeline_%s"),
+            "note_form": forms.NoteForm(auto_id="note_%s"),
+            "task_form": forms.TaskForm(members=members, auto_id="task_%s"),
+            "member_form": forms.MemberForm(auto_id="member_%s"),
             "can_edit": request.user.can_edit_cases,
         },
     )
