@@ -1,4 +1,4 @@
-"""Bearer tokens in the API: who gets in, what each scope allows, and CSRF for sessions."""
+"""Bearer tokens in the API: who gets in, what each scope allows, CSRF for sessions."""
 
 import hashlib
 from datetime import timedelta

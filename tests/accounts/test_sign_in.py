@@ -176,3 +176,18 @@ def test_padding_or_widening_the_username_does_not_escape_throttling(analyst, se
 
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_many_failures_from_one_address_throttle_every_username(analyst, settings):
+    # given failures spread over many usernames, each below the per-user limit
+    settings.LOGIN_FAILURE_LIMIT = 2
+    client = Client()
+    for n in range(8):
+        sign_in(client, f"guess{n}", "guess")
+
+    # when
+    response = sign_in(client, analyst.username, PASSWORD)
+
+    # then
+    assert response.status_code == 429
+    assert kinds()[-1] == Kind.SIGN_IN_THROTTLED

@@ -93,3 +93,11 @@ def test_anonymous_is_sent_to_sign_in(db):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
     assert not User.objects.filter(username="dana").exists()
+
+
+def test_invalid_username_shows_an_error_and_creates_nothing(admin):
+    response = signed_in(admin).post(USERS, NEW_USER | {"username": "dana/scully"})
+
+    assert response.status_code == 200
+    assert not User.objects.filter(username="dana/scully").exists()
+    assert not SecurityEvent.objects.exists()
