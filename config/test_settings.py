@@ -16,6 +16,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Threads in tests (live server, concurrency tests) must not keep connections open,
+# or the test database cannot be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 
