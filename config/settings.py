@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "incidents",
+    "evidence",
 ]
 
 MIDDLEWARE = [
@@ -111,8 +112,22 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Evidence bytes: a local folder by default, or an S3-compatible bucket through
+# django-storages (credentials and endpoint from its AWS_S3_* / AWS_* variables).
+EVIDENCE_S3_BUCKET = env.str("EVIDENCE_S3_BUCKET", default="")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": EVIDENCE_S3_BUCKET,
+                "endpoint_url": env.str("EVIDENCE_S3_ENDPOINT_URL", default="") or None,
+                "file_overwrite": False,
+            },
+        }
+        if EVIDENCE_S3_BUCKET
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -121,6 +136,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = env.path("CASEBOOK_MEDIA_ROOT", default=VAR_DIR / "media")
+# Stored evidence is read-only on disk: written once, never opened for writing again.
+FILE_UPLOAD_PERMISSIONS = 0o440
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+# The Ed25519 key that signs custody checkpoints; created on first use. Back it up:
+# without it, new checkpoints cannot continue the old key's signatures.
+CUSTODY_SIGNING_KEY_PATH = env.path(
+    "CUSTODY_SIGNING_KEY_PATH", default=VAR_DIR / "keys" / "custody-ed25519.pem"
+)
+
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -175,7 +200,12 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int(
     "CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=1_000_000
 )  # kilobytes
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "custody-verify-daily": {
+        "task": "evidence.tasks.custody_verify_all_task",
+        "schedule": 24 * 3600,
+    },
+}
 
 # Production hardening; `manage.py check --deploy` is clean when these are on.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)

@@ -28,3 +28,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     }
+
+# A signing key per test run, never the development key in var/keys.
+CUSTODY_SIGNING_KEY_PATH = VAR_DIR / f"test-keys-{os.getpid()}" / "custody-ed25519.pem"

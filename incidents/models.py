@@ -60,6 +60,12 @@ class Incident(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    is_under_legal_hold = models.BooleanField(default=False)
+    legal_hold_set_at = models.DateTimeField(null=True, blank=True)
+    legal_hold_reason = models.TextField(blank=True)
+    # Set when a custody verification fails; cleared only by a later clean one.
+    custody_alert = models.TextField(blank=True)
+    custody_alert_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

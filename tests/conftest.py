@@ -59,7 +59,12 @@ def api():
     return build
 
 
-APPEND_ONLY_TABLES = ("incidents_historyentry", "accounts_securityevent")
+APPEND_ONLY_TABLES = (
+    "incidents_historyentry",
+    "accounts_securityevent",
+    "evidence_custodyevent",
+    "evidence_checkpoint",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,181 @@
+"""Evidence and chain-of-custody API (contract: "Evidence and chain of custody")."""
+
+import base64
+
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import NotAllowed
+from evidence import selectors
+from evidence import serializers as s
+from evidence.services.access import evidence_download, require_content_reader
+from evidence.services.bundle import custody_bundle_build
+from evidence.services.items import (
+    custody_add,
+    evidence_add,
+    evidence_withdraw,
+    legal_hold_change,
+)
+from evidence.services.storage import blob_chunks
+from evidence.services.verification import custody_verify
+from evidence.uploads import install_hashing_upload_handler
+from incidents.apis import incident_or_404, paginated, render
+from incidents.serializers import IncidentOutput
+
+
+def evidence_or_404(request: Request, evidence_id: int):
+    item = selectors.evidence_get_for_user(request.user, evidence_id)
+    if item is None:
+        raise NotFound()
+    return item
+
+
+class EvidenceListApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+    required_scope = "ingest"
+
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: a session's CSRF check already reads the body.
+        if request.method == "POST":
+            install_hashing_upload_handler(request._request)
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(responses=s.EvidenceOutput(many=True))
+    def get(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        items = selectors.evidence_list_for_user(request.user, incident)
+        return paginated(self, request, items, s.EvidenceOutput)
+
+    @extend_schema(request=s.EvidenceUploadInput, responses={201: s.EvidenceOutput})
+    def post(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        data = s.EvidenceUploadInput.validated(request.data)
+        item = evidence_add(
+            incident=incident,
+            by=request.user,
+            upload=data.pop("file"),
+            **data,
+        )
+        item = selectors.evidence_get_for_user(request.user, item.pk) or item
+        return render(request, s.EvidenceOutput, item, status.HTTP_201_CREATED)
+
+
+class EvidenceDetailApi(APIView):
+    @extend_schema(responses=s.EvidenceOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return render(request, s.EvidenceOutput, evidence_or_404(request, pk))
+
+
+class EvidenceDownloadApi(APIView):
+    @extend_schema(
+        responses={200: OpenApiResponse(description="The exact bytes received.")}
+    )
+    def get(self, request: Request, pk: int):
+        item = evidence_or_404(request, pk)
+        observed = evidence_download(evidence=item, by=request.user)
+        digest = base64.b64encode(bytes.fromhex(observed)).decode()
+        response = StreamingHttpResponse(
+            blob_chunks(item.blob), content_type="application/octet-stream"
+        )
+        response["Content-Length"] = str(item.size)
+        response["Repr-Digest"] = f"sha-256=:{digest}:"
+        response["Content-Disposition"] = (
+            f'attachment; filename="{item.exhibit}"; '
+            f"filename*=UTF-8''{_quote(item.exhibit + '-' + item.original_name)}"
+        )
+        response["X-Evidence-Media-Type"] = item.media_type
+        return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+class CustodyListApi(APIView):
+    @extend_schema(responses=s.CustodyEventOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        item = evidence_or_404(request, pk)
+        return paginated(
+            self, request, selectors.custody_list(item), s.CustodyEventOutput
+        )
+
+    @extend_schema(request=s.CustodyInput, responses={201: s.CustodyEventOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        item = evidence_or_404(request, pk)
+        data = s.CustodyInput.validated(request.data)
+        event = custody_add(evidence=item, by=request.user, **data)
+        return render(request, s.CustodyEventOutput, event, status.HTTP_201_CREATED)
+
+
+class CustodyEventDetailApi(APIView):
+    @extend_schema(responses=s.CustodyEventOutput)
+    def get(self, request: Request, pk: int, seq: int) -> Response:
+        item = evidence_or_404(request, pk)
+        event = selectors.custody_list(item).filter(seq=seq).first()
+        if event is None:
+            raise NotFound()
+        return render(request, s.CustodyEventOutput, event)
+
+
+class EvidenceWithdrawApi(APIView):
+    @extend_schema(request=s.ReasonInput, responses=s.EvidenceOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        item = evidence_or_404(request, pk)
+        data = s.ReasonInput.validated(request.data)
+        evidence_withdraw(evidence=item, by=request.user, reason=data["reason"])
+        return render(request, s.EvidenceOutput, evidence_or_404(request, pk))
+
+
+class VerifyApi(APIView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        require_content_reader(request.user)
+        report = custody_verify(incident=incident, by=request.user)
+        return Response(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "failures": [failure.as_dict() for failure in report.failures],
+            }
+        )
+
+
+class LegalHoldApi(APIView):
+    @extend_schema(request=s.LegalHoldInput, responses=IncidentOutput)
+    def post(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        data = s.LegalHoldInput.validated(request.data)
+        incident = legal_hold_change(incident=incident, by=request.user, **data)
+        return render(request, IncidentOutput, incident)
+
+
+class CustodyBundleApi(APIView):
+    @extend_schema(responses={200: OpenApiResponse(description="application/zip")})
+    def get(self, request: Request, reference: str):
+        incident = incident_or_404(request, reference)
+        if request.user.role == "service":
+            raise NotAllowed("Detection-tool accounts cannot export evidence.")
+        items = list(selectors.evidence_list_for_user(request.user, incident))
+        include_files = request.query_params.get("files", "1") not in (
+            "0",
+            "false",
+            "no",
+        )
+        bundle = custody_bundle_build(
+            incident=incident, by=request.user, items=items, include_files=include_files
+        )
+        return FileResponse(
+            bundle,
+            as_attachment=True,
+            filename=f"{incident.reference}-custody-bundle.zip",
+            content_type="application/zip",
+        )

@@ -1,0 +1,143 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from incidents.models import Incident
+
+
+class Blob(models.Model):
+    """Stored bytes, named by their SHA-256 and written once. Identical bytes are one
+    blob however many evidence items refer to them."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()
+    storage_name = models.CharField(max_length=200, unique=True)
+    stored_at = models.DateTimeField(default=timezone.now)
+
+
+class Evidence(models.Model):
+    class Kind(models.TextChoices):
+        FILE = "file", "File"
+        QUERY_LOG = "query_log", "Query log"
+        FORENSIC_RESULT = "forensic_result", "Forensic result"
+        DOSSIER = "dossier", "Dossier"
+        ANALYSIS = "analysis", "Analysis"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="evidence"
+    )
+    exhibit_number = models.PositiveIntegerField(editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.FILE)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Source system.")
+    collected_by = models.CharField(max_length=200, blank=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="items")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField()
+    media_type = models.CharField(max_length=120)
+    # What the client called the file: metadata only, never used as a storage name.
+    original_name = models.CharField(max_length=255, blank=True)
+    is_privileged = models.BooleanField(default=False)
+    is_sealed = models.BooleanField(default=False)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    withdrawn_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["incident_id", "exhibit_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "exhibit_number"],
+                name="evidence_exhibit_per_incident",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(size__gte=1), name="evidence_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exhibit} {self.title}"
+
+    @property
+    def exhibit(self) -> str:
+        return f"EX-{self.exhibit_number:04d}"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class CustodyEvent(models.Model):
+    """One entry of the custody ledger: an append-only RFC 6962 Merkle log over all
+    evidence. `seq` is the leaf index; `body` holds the exact canonical JSON that is
+    hashed (the other columns repeat it for querying). Triggers refuse UPDATE/DELETE.
+    """
+
+    class Action(models.TextChoices):
+        RECEIVED = "received", "Received"
+        INGESTED = "ingested", "Ingested"
+        VIEWED = "viewed", "Viewed"
+        DOWNLOADED = "downloaded", "Downloaded"
+        TRANSFERRED = "transferred", "Transferred"
+        ANALYSED = "analysed", "Analysed"
+        EXPORTED = "exported", "Exported"
+        VERIFIED = "verified", "Verified"
+        SEALED = "sealed", "Sealed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        HOLD_SET = "hold_set", "Legal hold set"
+        HOLD_RELEASED = "hold_released", "Legal hold released"
+        NOTE = "note", "Note"
+
+    seq = models.BigIntegerField(unique=True)
+    evidence = models.ForeignKey(
+        Evidence, on_delete=models.PROTECT, related_name="custody"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    actor_name = models.CharField(max_length=150)
+    at = models.DateTimeField()
+    location = models.CharField(max_length=200, blank=True)
+    purpose = models.TextField(blank=True)
+    sha256_observed = models.CharField(max_length=64, null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+    leaf_hash = models.CharField(max_length=64)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["evidence", "seq"])]
+
+
+class LedgerHead(models.Model):
+    """The single row that serialises appends: locked by every writer, it holds the
+    tree size and the compact Merkle frontier (roots of the perfect subtrees), so an
+    append and a new root cost O(log n)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list)
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the ledger's size and root. Kept forever."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.CharField(max_length=40)  # the exact signed text, RFC 3339 Z
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["tree_size"]

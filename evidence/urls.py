@@ -1,0 +1,57 @@
+from django.urls import path
+
+from evidence import apis, views
+
+app_name = "evidence"
+
+urlpatterns = [
+    path("incidents/<str:reference>/evidence/", views.evidence_tab, name="list"),
+    path("incidents/<str:reference>/verify/", views.verify_now, name="verify"),
+    path("incidents/<str:reference>/legal-hold/", views.legal_hold, name="legal-hold"),
+    path("evidence/<int:pk>/", views.evidence_detail, name="detail"),
+    path("evidence/<int:pk>/custody/", views.custody_record_form, name="custody"),
+    path("evidence/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+]
+
+_incident = "incidents/<str:reference>/"
+api_urlpatterns = [
+    path(
+        f"{_incident}evidence/",
+        apis.EvidenceListApi.as_view(),
+        name="incident-evidence",
+    ),
+    path(f"{_incident}verify/", apis.VerifyApi.as_view(), name="incident-verify"),
+    path(
+        f"{_incident}legal-hold/",
+        apis.LegalHoldApi.as_view(),
+        name="incident-legal-hold",
+    ),
+    path(
+        f"{_incident}custody-bundle/",
+        apis.CustodyBundleApi.as_view(),
+        name="incident-custody-bundle",
+    ),
+    path(
+        "evidence/<int:pk>/", apis.EvidenceDetailApi.as_view(), name="evidence-detail"
+    ),
+    path(
+        "evidence/<int:pk>/download/",
+        apis.EvidenceDownloadApi.as_view(),
+        name="evidence-download",
+    ),
+    path(
+        "evidence/<int:pk>/custody/",
+        apis.CustodyListApi.as_view(),
+        name="evidence-custody",
+    ),
+    path(
+        "evidence/<int:pk>/custody/<int:seq>/",
+        apis.CustodyEventDetailApi.as_view(),
+        name="custody-event-detail",
+    ),
+    path(
+        "evidence/<int:pk>/withdraw/",
+        apis.EvidenceWithdrawApi.as_view(),
+        name="evidence-withdraw",
+    ),
+]

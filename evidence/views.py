@@ -1,0 +1,132 @@
+"""Browser pages for evidence and custody; uploads go to the API from the page's
+script (progress bar, drag and drop), everything else posts here."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from evidence import selectors
+from evidence.forms import CustodyForm, LegalHoldForm, ReasonForm
+from evidence.services.items import custody_add, evidence_withdraw, legal_hold_change
+from evidence.services.verification import custody_verify
+from incidents.views import _form_errors, _incident_or_404, _run
+
+
+def _evidence_or_404(request: HttpRequest, pk: int):
+    item = selectors.evidence_get_for_user(request.user, pk)
+    if item is None:
+        raise Http404
+    return item
+
+
+def _can_hold(user: User) -> bool:
+    return user.is_admin or user.role == User.Role.COUNSEL
+
+
+@login_required
+def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    return render(
+        request,
+        "evidence/evidence_list.html",
+        {
+            "incident": incident,
+            "items": selectors.evidence_list_for_user(request.user, incident),
+            "can_edit": request.user.can_edit_cases,
+            "can_hold": _can_hold(request.user),
+            "hold_form": LegalHoldForm(
+                initial={"action": "release" if incident.is_under_legal_hold else "set"}
+            ),
+            "verification": request.session.pop("verification", None),
+            "checkpoint": selectors.checkpoint_latest(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def verify_now(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    if request.user.role == User.Role.SERVICE:
+        raise Http404
+    report = custody_verify(incident=incident, by=request.user)
+    request.session["verification"] = {
+        "ok": report.ok,
+        "checked": report.checked,
+        "failures": [failure.as_dict() for failure in report.failures],
+    }
+    return redirect("evidence:list", reference=incident.reference)
+
+
+@login_required
+@require_POST
+def legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(request, reference)
+    form = LegalHoldForm(request.POST)
+    if form.is_valid():
+        setting = form.cleaned_data["action"] == "set"
+        _run(
+            request,
+            lambda: legal_hold_change(
+                incident=incident, by=request.user, **form.cleaned_data
+            ),
+            "Legal hold set." if setting else "Legal hold released.",
+        )
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect("evidence:list", reference=incident.reference)
+
+
+@login_required
+def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _evidence_or_404(request, pk)
+    return render(
+        request,
+        "evidence/evidence_detail.html",
+        {
+            "item": item,
+            "incident": item.incident,
+            "events": selectors.custody_list(item),
+            "custody_form": CustodyForm(auto_id="custody_%s"),
+            "withdraw_form": ReasonForm(auto_id="withdraw_%s"),
+            "can_edit": request.user.can_edit_cases,
+            "can_read_content": request.user.role != User.Role.SERVICE,
+        },
+    )
+
+
+@login_required
+@require_POST
+def custody_record_form(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _evidence_or_404(request, pk)
+    form = CustodyForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: custody_add(evidence=item, by=request.user, **form.cleaned_data),
+            f"Recorded: {form.cleaned_data['action']}.",
+        )
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect("evidence:detail", pk=item.pk)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _evidence_or_404(request, pk)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: evidence_withdraw(
+                evidence=item, by=request.user, **form.cleaned_data
+            ),
+            f"{item.exhibit} withdrawn.",
+        )
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect("evidence:detail", pk=item.pk)
