@@ -57,3 +57,14 @@ def install_hashing_upload_handler(request) -> None:
     if declared > upload_limit() + 1024 * 1024:
         raise PayloadTooLarge(upload_limit())
     request.upload_handlers = [HashingUploadHandler(request)]
+
+
+def hashed_upload(content: bytes, name: str):
+    """An in-memory upload carrying what HashingUploadHandler would have computed;
+    for callers that create evidence from bytes they already hold (seeding, tests)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(name, content)
+    upload.sha256 = hashlib.sha256(content).hexdigest()
+    upload.head = content[:SNIFF_BYTES]
+    return upload

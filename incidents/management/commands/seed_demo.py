@@ -7,6 +7,8 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import membership_add, user_create
+from evidence.services.items import custody_add, evidence_add, legal_hold_change
+from evidence.uploads import hashed_upload
 from incidents import services
 from incidents.models import Incident
 
@@ -142,4 +144,69 @@ class Command(BaseCommand):
             title="Prepare preservation letter to the reseller",
             assignee=carol,
             due_on=(start + timedelta(days=10)).date(),
+        )
+        self._seed_evidence(incident, alice, carol, start)
+
+    def _seed_evidence(
+        self, incident, alice: User, carol: User, start: datetime
+    ) -> None:
+        rows = ["timestamp,account_id,ip,model,prompt_tokens,completion_tokens"]
+        for i in range(40):
+            moment = start + timedelta(minutes=7 * i)
+            rows.append(
+                f"{moment:%Y-%m-%dT%H:%M:%SZ},acct_7f3a91{i % 4:02x},203.0.113.{i % 9 + 1},"
+                f"atlas-2,{380 + i},{4096 - i}"
+            )
+        log = evidence_add(
+            incident=incident,
+            by=alice,
+            upload=hashed_upload(
+                ("\n".join(rows) + "\n").encode(), "gateway-export.csv"
+            ),
+            title="API gateway export, linked accounts",
+            description="Requests of the four seed accounts, 2-3 November.",
+            source="api-gateway",
+            collected_by="Alice Analyst",
+            collected_at=start + timedelta(days=4),
+        )
+        report = evidence_add(
+            incident=incident,
+            by=alice,
+            upload=hashed_upload(
+                b"Watermark detection on suspect model outputs\n"
+                b"method: kirchenbauer-2023 v1.3, gamma=0.25, T=12000\n"
+                b"z = 9.81, p = 5.1e-23, alpha = 0.01: supports\n",
+                "watermark-report.txt",
+            ),
+            title="Watermark detection report",
+            source="forensics",
+            collected_by="Alice Analyst",
+        )
+        custody_add(
+            evidence=log,
+            by=alice,
+            action="transferred",
+            purpose="Copy to the forensic workstation for analysis",
+            to_custodian="forensics-lab",
+            location="SOC, Dublin",
+        )
+        custody_add(
+            evidence=log,
+            by=alice,
+            action="analysed",
+            purpose="Account linkage by shared IP and prompt templates",
+            tool="casebook-linkage",
+            tool_version="0.1",
+        )
+        custody_add(
+            evidence=report,
+            by=carol,
+            action="sealed",
+            purpose="Sealed as filed with the preservation letter",
+        )
+        legal_hold_change(
+            incident=incident,
+            by=carol,
+            action="set",
+            reason="Litigation reasonably anticipated",
         )
