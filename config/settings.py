@@ -170,6 +170,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Model-extraction case management: incidents, evidence, custody.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The contract is public; reading it needs no account.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from the installed sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

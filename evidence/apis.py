@@ -68,16 +68,16 @@ class EvidenceListApi(APIView):
 
 class EvidenceDetailApi(APIView):
     @extend_schema(responses=s.EvidenceOutput)
-    def get(self, request: Request, pk: int) -> Response:
-        return render(request, s.EvidenceOutput, evidence_or_404(request, pk))
+    def get(self, request: Request, id: int) -> Response:
+        return render(request, s.EvidenceOutput, evidence_or_404(request, id))
 
 
 class EvidenceDownloadApi(APIView):
     @extend_schema(
         responses={200: OpenApiResponse(description="The exact bytes received.")}
     )
-    def get(self, request: Request, pk: int):
-        item = evidence_or_404(request, pk)
+    def get(self, request: Request, id: int):
+        item = evidence_or_404(request, id)
         observed = evidence_download(evidence=item, by=request.user)
         digest = base64.b64encode(bytes.fromhex(observed)).decode()
         response = StreamingHttpResponse(
@@ -101,15 +101,15 @@ def _quote(name: str) -> str:
 
 class CustodyListApi(APIView):
     @extend_schema(responses=s.CustodyEventOutput(many=True))
-    def get(self, request: Request, pk: int) -> Response:
-        item = evidence_or_404(request, pk)
+    def get(self, request: Request, id: int) -> Response:
+        item = evidence_or_404(request, id)
         return paginated(
             self, request, selectors.custody_list(item), s.CustodyEventOutput
         )
 
     @extend_schema(request=s.CustodyInput, responses={201: s.CustodyEventOutput})
-    def post(self, request: Request, pk: int) -> Response:
-        item = evidence_or_404(request, pk)
+    def post(self, request: Request, id: int) -> Response:
+        item = evidence_or_404(request, id)
         data = s.CustodyInput.validated(request.data)
         event = custody_add(evidence=item, by=request.user, **data)
         return render(request, s.CustodyEventOutput, event, status.HTTP_201_CREATED)
@@ -117,8 +117,8 @@ class CustodyListApi(APIView):
 
 class CustodyEventDetailApi(APIView):
     @extend_schema(responses=s.CustodyEventOutput)
-    def get(self, request: Request, pk: int, seq: int) -> Response:
-        item = evidence_or_404(request, pk)
+    def get(self, request: Request, id: int, seq: int) -> Response:
+        item = evidence_or_404(request, id)
         event = selectors.custody_list(item).filter(seq=seq).first()
         if event is None:
             raise NotFound()
@@ -127,11 +127,11 @@ class CustodyEventDetailApi(APIView):
 
 class EvidenceWithdrawApi(APIView):
     @extend_schema(request=s.ReasonInput, responses=s.EvidenceOutput)
-    def post(self, request: Request, pk: int) -> Response:
-        item = evidence_or_404(request, pk)
+    def post(self, request: Request, id: int) -> Response:
+        item = evidence_or_404(request, id)
         data = s.ReasonInput.validated(request.data)
         evidence_withdraw(evidence=item, by=request.user, reason=data["reason"])
-        return render(request, s.EvidenceOutput, evidence_or_404(request, pk))
+        return render(request, s.EvidenceOutput, evidence_or_404(request, id))
 
 
 class VerifyApi(APIView):

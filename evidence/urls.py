@@ -32,25 +32,25 @@ api_urlpatterns = [
         name="incident-custody-bundle",
     ),
     path(
-        "evidence/<int:pk>/", apis.EvidenceDetailApi.as_view(), name="evidence-detail"
+        "evidence/<int:id>/", apis.EvidenceDetailApi.as_view(), name="evidence-detail"
     ),
     path(
-        "evidence/<int:pk>/download/",
+        "evidence/<int:id>/download/",
         apis.EvidenceDownloadApi.as_view(),
         name="evidence-download",
     ),
     path(
-        "evidence/<int:pk>/custody/",
+        "evidence/<int:id>/custody/",
         apis.CustodyListApi.as_view(),
         name="evidence-custody",
     ),
     path(
-        "evidence/<int:pk>/custody/<int:seq>/",
+        "evidence/<int:id>/custody/<int:seq>/",
         apis.CustodyEventDetailApi.as_view(),
         name="custody-event-detail",
     ),
     path(
-        "evidence/<int:pk>/withdraw/",
+        "evidence/<int:id>/withdraw/",
         apis.EvidenceWithdrawApi.as_view(),
         name="evidence-withdraw",
     ),

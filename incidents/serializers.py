@@ -149,6 +149,10 @@ class IncidentOutput(_Output):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    legal_hold = serializers.BooleanField(source="is_under_legal_hold")
+    legal_hold_set_at = serializers.DateTimeField(allow_null=True)
+    legal_hold_reason = serializers.CharField()
+    custody_alert = serializers.CharField()
     subjects = SubjectOutput(many=True)
     links = serializers.SerializerMethodField()
 
