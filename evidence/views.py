@@ -1,6 +1,7 @@
 """Browser pages for evidence and custody; uploads go to the API from the page's
 script (progress bar, drag and drop), everything else posts here."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,6 +43,7 @@ def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
             ),
             "verification": request.session.pop("verification", None),
             "checkpoint": selectors.checkpoint_latest(),
+            "upload_limit": settings.EVIDENCE_MAX_UPLOAD_BYTES,
         },
     )
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import user_get_by_username
 from accounts.services import membership_add, membership_remove
 from config.errors import DomainError
+from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
 from incidents.models import Incident
 
@@ -142,6 +143,7 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "task_form": forms.TaskForm(members=members, auto_id="task_%s"),
             "member_form": forms.MemberForm(auto_id="member_%s"),
             "can_edit": request.user.can_edit_cases,
+            "evidence_count": evidence_list_for_user(request.user, incident).count(),
         },
     )
 
