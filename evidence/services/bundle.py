@@ -24,6 +24,7 @@ from evidence.services.storage import blob_chunks
 from incidents.models import Incident
 
 FORMAT = "casebook-custody-bundle/1"
+MANIFEST_DOMAIN = b"casebook-custody-manifest/1\n"
 TOOLS = Path(settings.BASE_DIR) / "tools"
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 
@@ -73,9 +74,15 @@ def custody_bundle_build(
         CustodyEvent.objects.filter(evidence__in=items, seq__lt=size).order_by("seq")
     )
 
+    last_event: dict[int, CustodyEvent] = {}
+    event_counts: dict[int, int] = {}
+    for event in events:
+        last_event[event.evidence_id] = event
+        event_counts[event.evidence_id] = event_counts.get(event.evidence_id, 0) + 1
     manifest = {
         "format": FORMAT,
         "incident": incident.reference,
+        "item_count": len(items),
         "title": incident.title,
         "generated_at": rfc3339(timezone.now()),
         "generated_by": by.username,
@@ -91,6 +98,11 @@ def custody_bundle_build(
                 "sha256": item.sha256,
                 "media_type": item.media_type,
                 "file": _member_name(item) if include_files else None,
+                # Signed below: dropping an item's latest events or a whole item shows.
+                "events": event_counts.get(item.pk, 0),
+                "head_hash": last_event[item.pk].entry_hash
+                if item.pk in last_event
+                else None,
             }
             for item in items
         ],
