@@ -140,6 +140,13 @@ MEDIA_ROOT = env.path("CASEBOOK_MEDIA_ROOT", default=VAR_DIR / "media")
 FILE_UPLOAD_PERMISSIONS = 0o440
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+# Query-log batches: the body as sent, the body once inflated (a gzip bomb stops
+# here), and one record's line.
+QUERY_LOG_MAX_BODY_BYTES = env.int("QUERY_LOG_MAX_BODY_BYTES", default=2 * 1024**3)
+QUERY_LOG_MAX_INFLATED_BYTES = env.int(
+    "QUERY_LOG_MAX_INFLATED_BYTES", default=16 * 1024**3
+)
+QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024**2)
 # The Ed25519 key that signs custody checkpoints; created on first use. Back it up:
 # without it, new checkpoints cannot continue the old key's signatures.
 CUSTODY_SIGNING_KEY_PATH = env.path(

@@ -141,3 +141,82 @@ class Checkpoint(models.Model):
 
     class Meta:
         ordering = ["tree_size"]
+
+
+class QueryLogBatch(models.Model):
+    """One POST of query logs: the exact received bytes are an evidence item, and the
+    Merkle root over the batch's row hashes ties every parsed row to those bytes."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="query_log_batches"
+    )
+    # Set in the same transaction as the rows; null only while a batch is being loaded.
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.PROTECT, related_name="query_log_batch", null=True
+    )
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    content_type = models.CharField(max_length=40)
+    content_encoding = models.CharField(max_length=20, blank=True)
+    body_sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(default=0)
+    merkle_root = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "idempotency_key"],
+                name="query_log_batch_idempotency",
+            )
+        ]
+
+
+class QueryLogRow(models.Model):
+    """One API request as the detector reported it. `line` and `row_sha256` (of the
+    row's canonical JSON) trace it back to the batch's received bytes."""
+
+    batch = models.ForeignKey(
+        QueryLogBatch, on_delete=models.PROTECT, related_name="log_rows"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="+")
+    line = models.PositiveIntegerField()
+    row_sha256 = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    account_id = models.CharField(max_length=256)
+    request_id = models.CharField(max_length=256, blank=True)
+    org_id = models.CharField(max_length=256, blank=True)
+    api_key_fp = models.CharField(max_length=256, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=1024, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    prompt = models.TextField(blank=True)
+    prompt_sha256 = models.CharField(max_length=64, blank=True)
+    response = models.TextField(blank=True)
+    response_sha256 = models.CharField(max_length=64, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [
+            models.Index(
+                fields=["incident", "timestamp", "id"], name="qlr_incident_time"
+            ),
+            models.Index(
+                fields=["incident", "account_id", "timestamp"],
+                name="qlr_incident_account",
+            ),
+            models.Index(
+                fields=["incident", "ip", "timestamp"], name="qlr_incident_ip"
+            ),
+            models.Index(
+                fields=["incident", "model", "timestamp"], name="qlr_incident_model"
+            ),
+            models.Index(fields=["batch", "line"], name="qlr_batch_line"),
+        ]

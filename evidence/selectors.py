@@ -3,7 +3,13 @@
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
-from evidence.models import Checkpoint, CustodyEvent, Evidence
+from evidence.models import (
+    Checkpoint,
+    CustodyEvent,
+    Evidence,
+    QueryLogBatch,
+    QueryLogRow,
+)
 from incidents.models import Incident
 from incidents.selectors import incident_visible_to
 
@@ -43,3 +49,51 @@ def custody_list(evidence: Evidence) -> QuerySet[CustodyEvent]:
 
 def checkpoint_latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-tree_size").first()
+
+
+def query_log_rows(
+    incident: Incident,
+    *,
+    account_id: str | None = None,
+    ip: str | None = None,
+    model: str | None = None,
+    since=None,
+    until=None,
+    **_pagination,
+) -> QuerySet[QueryLogRow]:
+    rows = QueryLogRow.objects.filter(incident=incident)
+    if account_id:
+        rows = rows.filter(account_id=account_id)
+    if ip:
+        rows = rows.filter(ip=ip)
+    if model:
+        rows = rows.filter(model=model)
+    if since:
+        rows = rows.filter(timestamp__gte=since)
+    if until:
+        rows = rows.filter(timestamp__lt=until)
+    return rows
+
+
+def query_log_batch(batch_id: int) -> QueryLogBatch:
+    return QueryLogBatch.objects.select_related(
+        "incident",
+        "received_by",
+        "evidence",
+        "evidence__incident",
+        "evidence__received_by",
+    ).get(pk=batch_id)
+
+
+def query_log_batch_for_user(user: User, batch_id: int) -> QueryLogBatch | None:
+    visible = incident_visible_to(user)
+    batch = QueryLogBatch.objects.filter(
+        pk=batch_id, incident__in=visible, evidence__isnull=False
+    ).first()
+    return query_log_batch(batch.pk) if batch else None
+
+
+def query_log_row_for_user(user: User, row_id: int) -> QueryLogRow | None:
+    return QueryLogRow.objects.filter(
+        pk=row_id, incident__in=incident_visible_to(user)
+    ).first()

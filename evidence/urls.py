@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evidence import apis, views
+from evidence import apis, querylog_apis, views
 
 app_name = "evidence"
 
@@ -53,5 +53,25 @@ api_urlpatterns = [
         "evidence/<int:id>/withdraw/",
         apis.EvidenceWithdrawApi.as_view(),
         name="evidence-withdraw",
+    ),
+    path(
+        f"{_incident}query-logs/",
+        querylog_apis.QueryLogListApi.as_view(),
+        name="incident-query-logs",
+    ),
+    path(
+        f"{_incident}query-logs/stats/",
+        querylog_apis.QueryLogStatsApi.as_view(),
+        name="incident-query-log-stats",
+    ),
+    path(
+        "query-log-batches/<int:id>/",
+        querylog_apis.QueryLogBatchDetailApi.as_view(),
+        name="query-log-batch-detail",
+    ),
+    path(
+        "query-logs/<int:id>/",
+        querylog_apis.QueryLogRowDetailApi.as_view(),
+        name="query-log-detail",
     ),
 ]

@@ -215,3 +215,79 @@ class HistoryEntry(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["incident", "at"])]
+
+
+class Alert(models.Model):
+    """A detection tool's alert, deduplicated on (source, external_id).
+
+    `incident` is null only inside the transaction that inserted the row: the insert
+    claims the (source, external_id) pair first, and the same transaction then
+    correlates the alert and sets its incident before committing.
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        PROMOTED = "promoted", "Promoted"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Dismissed"
+
+    source = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=16, choices=Incident.Severity.choices)
+    detected_at = models.DateTimeField()
+    model = models.CharField(max_length=200, blank=True)
+    # [{"kind", "value"}], values normalised per kind.
+    subjects = models.JSONField(default=list, blank=True)
+    # [{"name", "value", "threshold", "p_value", "explanation"}]
+    signals = models.JSONField(default=list, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    occurrences = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    dismissed_reason = models.TextField(blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="alert_source_external_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["new", "promoted", "merged", "dismissed"]
+                ),
+                name="alert_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(occurrences__gte=1), name="alert_occurrences_min"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="dismissed")
+                | ~models.Q(dismissed_reason=""),
+                name="alert_dismissal_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-last_seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.external_id} {self.title}"

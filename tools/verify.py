@@ -9,10 +9,11 @@ Exit status: 0 every check passed; 1 at least one check failed (one "FAIL ..."
 line per failure); 2 the input is unusable (not a zip file or directory, or no
 manifest.json in it).
 
-It needs only the Python 3 standard library, plus for the Ed25519 checkpoint
-signatures either the `cryptography` package (if importable) or the `openssl`
-command (OpenSSL 3). If neither is available the signatures count as unverified
-and the bundle fails. See VERIFY.md for what each check proves and its limits.
+It needs only the Python 3 standard library, plus for the Ed25519 signatures
+(checkpoints and manifest.sig) either the `cryptography` package (if importable)
+or the `openssl` command (OpenSSL 3). If neither is available the signatures
+count as unverified and the bundle fails. See VERIFY.md for what each check
+proves and its limits.
 
 The Merkle tree is the one of RFC 6962 / RFC 9162:
 leaf = SHA-256(0x00 || entry), node = SHA-256(0x01 || left || right), and the
@@ -36,6 +37,7 @@ import zipfile
 
 FORMAT = "casebook-custody-bundle/1"
 CHECKPOINT_PREFIX = "casebook-custody-checkpoint/1"
+MANIFEST_PREFIX = b"casebook-custody-manifest/1\n"
 ZERO_HASH = "0" * 64
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 FIRST_ACTIONS = ("received", "ingested")
@@ -202,6 +204,22 @@ def canonical_json(obj) -> bytes:
 def checkpoint_message(tree_size: int, root_hash_hex: str, signed_at: str) -> bytes:
     """The exact bytes the server signs for a checkpoint."""
     return f"{CHECKPOINT_PREFIX}\n{tree_size}\n{root_hash_hex}\n{signed_at}\n".encode()
+
+
+def manifest_message(manifest_bytes: bytes) -> bytes:
+    """The exact bytes the server signs for the manifest (manifest.sig): a
+    domain-separation line, then manifest.json byte for byte as in the bundle."""
+    return MANIFEST_PREFIX + bytes(manifest_bytes)
+
+
+def decode_signature(text) -> bytes:
+    """64 signature bytes from canonical standard base64; ValueError if not."""
+    if not isinstance(text, str):
+        raise ValueError("not text")
+    signature = base64.b64decode(text, validate=True)
+    if len(signature) != 64 or base64.b64encode(signature).decode() != text:
+        raise ValueError("not the base64 of 64 bytes")
+    return signature
 
 
 # --------------------------------------------------------------------------
@@ -529,6 +547,22 @@ class _Verifier:
         self.entries = {}  # seq -> (entry, computed entry hash hex)
         self.checkpoints = []  # valid-shaped checkpoints in file order
         self.raw_key = None
+        self.manifest_bytes = None  # manifest.json exactly as stored
+        self.manifest_signed = False
+        self._backend = None
+        self._backend_error = None
+
+    def _signature_backend(self):
+        """The Ed25519 verifier, chosen once; raises SignatureBackendUnavailable."""
+        if self._backend is None and self._backend_error is None:
+            try:
+                self._backend = signature_backend(self.backend_pref)
+                self.backend_name = self._backend.name
+            except SignatureBackendUnavailable as exc:
+                self._backend_error = exc
+        if self._backend_error is not None:
+            raise self._backend_error
+        return self._backend
 
     # -- helpers ----------------------------------------------------------
 
@@ -561,7 +595,8 @@ class _Verifier:
 
     def check_manifest(self):
         try:
-            manifest = _loads(self.src.read("manifest.json").decode("utf-8"))
+            self.manifest_bytes = self.src.read("manifest.json")
+            manifest = _loads(self.manifest_bytes.decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             self.r.fail(f"manifest.json: not valid JSON ({exc})")
             return
@@ -581,6 +616,14 @@ class _Verifier:
         if not isinstance(items, list):
             self.r.fail("manifest.json: 'items' is missing or not a list")
             return
+        count = manifest.get("item_count")
+        if not _is_size(count):
+            self.r.fail("manifest.json: 'item_count' is missing or not an integer >= 0")
+        elif count != len(items):
+            self.r.fail(
+                f"manifest.json: item_count is {count} but 'items' lists {len(items)} "
+                "(exhibits removed or added?)"
+            )
         for index, item in enumerate(items):
             self._check_item(index, item)
 
@@ -608,6 +651,14 @@ class _Verifier:
         self.items[item["id"]] = item
         if not isinstance(exhibit, str):
             self.r.fail(f"{where}: 'exhibit' is not a string")
+        events = item.get("events")
+        if not _is_size(events):
+            self.r.fail(f"{where}: 'events' is missing or not an integer >= 0")
+        head = item.get("head_hash")
+        if not (_is_hex64(head) or (head is None and events == 0)):
+            self.r.fail(
+                f"{where}: 'head_hash' is missing or not 64 lowercase hex digits"
+            )
         if not _is_size(item["size"]):
             self.r.fail(f"{where}: 'size' is not an integer >= 0")
         if not _is_hex64(item["sha256"]):
@@ -782,6 +833,39 @@ class _Verifier:
                     "events in ledger.jsonl"
                 )
         self.chains = len(by_item)
+        self._check_item_heads(by_item)
+
+    def _check_item_heads(self, by_item):
+        """The signed manifest's event count and head hash of each item must match
+        the ledger: dropping an item's latest events (with their proofs) shows."""
+        self.heads_ok = 0
+        for evidence, item in self.items.items():
+            exhibit = item.get("exhibit")
+            label = (
+                _clean(exhibit, 40) if isinstance(exhibit, str) else f"id {evidence}"
+            )
+            seqs = by_item.get(evidence, [])
+            events, head = item.get("events"), item.get("head_hash")
+            ok = True
+            if _is_size(events) and events != len(seqs):
+                hint = "events dropped?" if events > len(seqs) else "events added?"
+                self.r.fail(
+                    f"{label}: manifest says {events} events, ledger has {len(seqs)} ({hint})"
+                )
+                ok = False
+            if _is_hex64(head):
+                last = self.entries[seqs[-1]][1] if seqs else None
+                if last != head:
+                    where = f"seq {seqs[-1]}" if seqs else "none in the ledger"
+                    self.r.fail(
+                        f"{label}: manifest head_hash {head[:16]}... is not the hash of "
+                        f"the item's last ledger event ({where}); events dropped or altered?"
+                    )
+                    ok = False
+            elif head is not None or seqs:
+                ok = False  # malformed field, reported with the manifest
+            if ok and _is_size(events):
+                self.heads_ok += 1
 
     # -- checkpoints and signatures ---------------------------------------
 
@@ -799,6 +883,50 @@ class _Verifier:
         except (ValueError, UnicodeDecodeError) as exc:
             self.r.fail(f"public_key.pem: {exc}")
 
+    def check_manifest_signature(self):
+        """manifest.sig: Ed25519 by public_key.pem over the domain-separation line
+        and the exact bytes of manifest.json."""
+        try:
+            raw = self.src.read("manifest.sig")
+        except FileNotFoundError:
+            self.r.fail(
+                "manifest.sig: missing from the bundle; the manifest is not signed, so "
+                "removed exhibits or events could not be detected"
+            )
+            return
+        except OSError as exc:
+            self.r.fail(f"manifest.sig: cannot be read ({exc})")
+            return
+        try:
+            signature = decode_signature(raw.strip(b" \t\r\n").decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            self.r.fail("manifest.sig: not the base64 of a 64-byte Ed25519 signature")
+            return
+        if self.raw_key is None or self.manifest_bytes is None:
+            return  # the unusable public key or manifest is reported on its own
+        try:
+            backend = self._signature_backend()
+        except SignatureBackendUnavailable as exc:
+            self.r.fail(
+                "manifest.sig NOT verified: no Ed25519 verifier available "
+                f"({exc}); install the Python package 'cryptography' or OpenSSL 3"
+            )
+            return
+        try:
+            good = backend.verify(
+                self.raw_key, manifest_message(self.manifest_bytes), signature
+            )
+        except SignatureBackendUnavailable as exc:
+            self.r.fail(f"manifest.sig: signature could not be checked ({exc})")
+            return
+        if good:
+            self.manifest_signed = True
+        else:
+            self.r.fail(
+                "manifest.sig: bad signature; manifest.json is not what public_key.pem "
+                "signed (exhibits, counts or hashes altered?)"
+            )
+
     def check_checkpoints(self):
         rows = self._read_jsonl("checkpoints.jsonl", "checkpoints")
         if rows is None:
@@ -809,8 +937,7 @@ class _Verifier:
         backend = None
         if self.raw_key is not None:
             try:
-                backend = signature_backend(self.backend_pref)
-                self.backend_name = backend.name
+                backend = self._signature_backend()
             except SignatureBackendUnavailable as exc:
                 self.r.fail(
                     "checkpoint signatures NOT verified: no Ed25519 verifier available "
@@ -852,14 +979,7 @@ class _Verifier:
                 )
             signature = None
             try:
-                if not isinstance(sig_text, str):
-                    raise ValueError
-                signature = base64.b64decode(sig_text, validate=True)
-                if (
-                    len(signature) != 64
-                    or base64.b64encode(signature).decode() != sig_text
-                ):
-                    raise ValueError
+                signature = decode_signature(sig_text)
             except ValueError:
                 self.r.fail(f"{where}: 'signature' is not the base64 of 64 bytes")
                 signature = None
@@ -1026,6 +1146,7 @@ class _Verifier:
             self.check_manifest,
             self.check_ledger,
             self.check_public_key,
+            self.check_manifest_signature,
             self.check_checkpoints,
             self.check_inclusion,
             self.check_consistency,
@@ -1100,6 +1221,9 @@ def _passes(v: _Verifier) -> list[str]:
     items = len(v.items)
     sizes = sorted(getattr(v, "inclusion_sizes", set()))
     return [
+        f"PASS manifest signature: manifest.sig is a valid Ed25519 signature of "
+        f"manifest.json by public_key.pem; item_count {items}, and each item's "
+        f"event count and head hash match the ledger ({getattr(v, 'heads_ok', 0)} items)",
         f"PASS files: every included file matches its manifest size and SHA-256 "
         f"({items} items)",
         f"PASS ledger: {len(v.entries)} entry hashes recomputed from canonical JSON",

@@ -25,17 +25,21 @@ def evidence_download(*, evidence: Evidence, by: User, purpose: str = "") -> str
     """
     require_content_reader(by)
     observed, _ = blob_rehash(evidence.blob)
-    with transaction.atomic(), custody_batch() as ledger:
-        ledger.append(
-            evidence=evidence,
-            action=CustodyEvent.Action.DOWNLOADED,
-            by=by,
-            purpose=purpose or "Download",
-            sha256_observed=observed,
-            details={"served": observed == evidence.sha256},
-        )
+    with transaction.atomic():
+        if observed != evidence.sha256:  # lock the incident first, as every writer does
+            incident = Incident.objects.select_for_update(no_key=True).get(
+                pk=evidence.incident_id
+            )
+        with custody_batch() as ledger:
+            ledger.append(
+                evidence=evidence,
+                action=CustodyEvent.Action.DOWNLOADED,
+                by=by,
+                purpose=purpose or "Download",
+                sha256_observed=observed,
+                details={"served": observed == evidence.sha256},
+            )
         if observed != evidence.sha256:
-            incident = Incident.objects.select_for_update().get(pk=evidence.incident_id)
             problem = (
                 f"{evidence.exhibit}: stored bytes do not match the recorded SHA-256"
             )

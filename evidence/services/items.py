@@ -45,7 +45,9 @@ def clean_original_name(name: str) -> tuple[str, str | None]:
 
 
 def _lock_incident(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update().get(pk=incident.pk)
+    # NO KEY UPDATE: rows being inserted that point at the incident (a long query-log
+    # load holds KEY SHARE on it) do not block this lock, nor it them.
+    return Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
 
 
 def evidence_add(
@@ -61,6 +63,8 @@ def evidence_add(
     privileged: bool = False,
     kind: str = Evidence.Kind.FILE,
     location: str = "",
+    media_type: str | None = None,
+    details: dict | None = None,
 ) -> Evidence:
     """Keep an uploaded file as the incident's next exhibit.
 
@@ -96,7 +100,8 @@ def evidence_add(
             blob=blob,
             sha256=sha256,
             size=upload.size,
-            media_type=detect_media_type(getattr(upload, "head", b""), original_name),
+            media_type=media_type
+            or detect_media_type(getattr(upload, "head", b""), original_name),
             original_name=original_name,
             is_privileged=privileged,
         )

@@ -168,6 +168,11 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
     if incident is not None:
         incidents[incident.pk] = incident
     with transaction.atomic():
+        # Incidents before the ledger: the same lock order as every other writer.
+        locked = {
+            pk: Incident.objects.select_for_update(no_key=True).get(pk=pk)
+            for pk in sorted(incidents)
+        }
         if items:
             with custody_batch() as ledger:
                 for item in items:
@@ -179,13 +184,12 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
                         sha256_observed=observed[item.pk],
                         details={"ok": report.ok, "failures": len(report.failures)},
                     )
-        for case in incidents.values():
+        for case in locked.values():
             _flag(case, by, report)
     return report
 
 
 def _flag(incident: Incident, by: User | None, report: Report) -> None:
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if report.ok and incident.custody_alert:
         incident.custody_alert, incident.custody_alert_at = "", None
         incident.save(update_fields=["custody_alert", "custody_alert_at"])

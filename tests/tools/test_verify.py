@@ -428,6 +428,17 @@ class Bundle:
     def write_rows(self, name, rows):
         self.write_lines(name, [json.dumps(r, ensure_ascii=False) for r in rows])
 
+    def manifest(self):
+        return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest, sign=False):
+        """Rewrite manifest.json; re-sign it with the bundle's key only if `sign`
+        (i.e. as the server would have exported it; a forger cannot)."""
+        data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        (self.path / "manifest.json").write_bytes(data)
+        if sign:
+            (self.path / "manifest.sig").write_bytes(_sign_manifest(self.key, data))
+
     def line_index(self, seq):
         for i, row in enumerate(self.rows("ledger.jsonl")):
             if row["seq"] == seq:
@@ -455,6 +466,14 @@ def _sign(key, size, root_hex, signed_at):
         "key_id": hashlib.sha256(raw).hexdigest()[:16],
         "signature": base64.b64encode(signature).decode(),
     }
+
+
+def _sign_manifest(key, manifest_bytes):
+    """manifest.sig as the server writes it: standard base64, with padding, of the
+    Ed25519 signature over the domain line and manifest.json's exact bytes."""
+    message = b"casebook-custody-manifest/1\n" + manifest_bytes
+    assert verify.manifest_message(manifest_bytes) == message
+    return base64.b64encode(key.sign(message))
 
 
 def build_bundle(directory: Path, checkpoint_sizes=(5, 11, 18, 37), key=None) -> Bundle:
@@ -498,6 +517,7 @@ def build_bundle(directory: Path, checkpoint_sizes=(5, 11, 18, 37), key=None) ->
     ours = [e for e in entries if e["incident"] == INCIDENT]
     manifest_items = []
     for evidence, label, name, content in ITEMS:
+        own = [e for e in ours if e["evidence"] == evidence]
         manifest_items.append(
             {
                 "id": evidence,
@@ -508,6 +528,8 @@ def build_bundle(directory: Path, checkpoint_sizes=(5, 11, 18, 37), key=None) ->
                 "sha256": sha[evidence],
                 "media_type": "application/octet-stream",
                 "file": name,
+                "events": len(own),
+                "head_hash": hashes[own[-1]["seq"]],
             }
         )
         if name:
@@ -516,12 +538,13 @@ def build_bundle(directory: Path, checkpoint_sizes=(5, 11, 18, 37), key=None) ->
     manifest = {
         "format": "casebook-custody-bundle/1",
         "incident": INCIDENT,
+        "item_count": len(manifest_items),
         "generated_at": "2026-11-27T09:00:00Z",
         "tree_size": size,
         "items": manifest_items,
     }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
     bundle = Bundle(directory, key, entries, checkpoints)
+    bundle.write_manifest(manifest, sign=True)
     bundle.write_rows(
         "ledger.jsonl",
         [{"seq": e["seq"], "entry": e, "entry_hash": hashes[e["seq"]]} for e in ours],
@@ -613,7 +636,8 @@ def test_untouched_bundle_verifies_in_process(bundle, capsys):
     assert "tree sizes 5, 11, 18, 37" in out
     assert "file not included" in out
     assert "FAIL" not in out
-    assert out.count("PASS ") == 6
+    assert out.count("PASS ") == 7
+    assert "PASS manifest signature" in out
     assert "RESULT: OK" in out
 
 
@@ -647,6 +671,7 @@ def test_no_signature_verifier_is_a_failure(bundle, tmp_path):
     result = run_cli(bundle.zip(), python=(sys.executable, "-I", "-S"), env=env)
     assert result.returncode == 1
     assert "FAIL checkpoint signatures NOT verified" in result.stdout
+    assert "FAIL manifest.sig NOT verified" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -741,8 +766,10 @@ def test_consistently_rehashed_entry_is_caught_by_the_signed_tree(bundle, capsys
         bundle.zip(),
         capsys,
         "inclusion proof seq 14: proof does not lead to the root of checkpoint tree_size 37",
+        # the signed manifest names the original last event of EX-0003 as its head
+        "EX-0003: manifest head_hash",
     )
-    assert len(fails) == 1
+    assert len(fails) == 2
 
 
 def test_dropped_ledger_line(bundle, capsys):
@@ -1052,6 +1079,257 @@ def test_documented_openssl_recipe(bundle, tmp_path):
 
 
 # --------------------------------------------------------------------------
+# The signed manifest: dropped latest events and dropped exhibits show
+# --------------------------------------------------------------------------
+
+
+def _drop_seqs(bundle, seqs):
+    """Remove ledger lines and their inclusion proofs, as a careful exporter would."""
+    for name in ("ledger.jsonl", "proofs/inclusion.jsonl"):
+        bundle.write_rows(name, [r for r in bundle.rows(name) if r["seq"] not in seqs])
+
+
+@pytest.mark.parametrize(
+    "exhibit,dropped,events",
+    [("EX-0001", {16}, 4), ("EX-0002", {13}, 3), ("EX-0003", {10, 14}, 3)],
+)
+def test_dropped_latest_events_with_their_proofs(
+    bundle, capsys, exhibit, dropped, events
+):
+    """Formerly undetectable (the log also holds other incidents' events): every
+    remaining event is intact, chained and proven. The signed count and head show."""
+    _drop_seqs(bundle, dropped)
+    left = events - len(dropped)
+    fails = assert_fails(
+        bundle.zip(),
+        capsys,
+        f"FAIL {exhibit}: manifest says {events} events, ledger has {left} (events dropped?)",
+        f"FAIL {exhibit}: manifest head_hash",
+    )
+    assert len(fails) == 2, fails  # nothing else catches it: only the signed manifest
+
+    # Editing the manifest to match breaks its signature.
+    manifest = bundle.manifest()
+    item = next(i for i in manifest["items"] if i["exhibit"] == exhibit)
+    last = max(
+        r["seq"]
+        for r in bundle.rows("ledger.jsonl")
+        if r["entry"]["evidence"] == item["id"]
+    )
+    item["events"] = left
+    item["head_hash"] = next(
+        r["entry_hash"] for r in bundle.rows("ledger.jsonl") if r["seq"] == last
+    )
+    bundle.write_manifest(manifest)
+    fails = assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+    assert len(fails) == 1, fails
+
+    # Only the key holder can make such a bundle verify (an export as of then).
+    bundle.write_manifest(manifest, sign=True)
+    assert verify.verify_bundle(bundle.zip()) == []
+
+
+def test_removed_exhibit(bundle, capsys):
+    """Drop EX-0003 entirely: its manifest entry, events, proofs and file; re-zip."""
+    _drop_seqs(bundle, {5, 10, 14})
+    (bundle.path / "files/EX-0003.txt").unlink()
+    manifest = bundle.manifest()
+    manifest["items"] = [i for i in manifest["items"] if i["exhibit"] != "EX-0003"]
+    bundle.write_manifest(manifest)
+    assert_fails(
+        bundle.zip(),
+        capsys,
+        "FAIL manifest.json: item_count is 3 but 'items' lists 2 (exhibits removed or added?)",
+        "FAIL manifest.sig: bad signature",
+    )
+    manifest["item_count"] = 2
+    bundle.write_manifest(manifest)
+    fails = assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+    assert len(fails) == 1, fails
+    # Without the signature check this bundle would be self-consistent:
+    bundle.write_manifest(manifest, sign=True)
+    assert verify.verify_bundle(bundle.zip()) == []
+
+
+def test_removed_exhibit_from_the_zip_itself(bundle, tmp_path, capsys):
+    """The same, done on the zip as received: rewrite it member by member."""
+    zipped = bundle.zip()
+    with zipfile.ZipFile(zipped) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["items"] = manifest["items"][:2]
+    manifest["item_count"] = 2
+    members["manifest.json"] = json.dumps(manifest, indent=2).encode()
+    for name in ("ledger.jsonl", "proofs/inclusion.jsonl"):
+        rows = [json.loads(line) for line in members[name].decode().splitlines()]
+        keep = [r for r in rows if r["seq"] not in (5, 10, 14)]
+        members[name] = "".join(json.dumps(r) + "\n" for r in keep).encode()
+    del members["files/EX-0003.txt"]
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    fails = assert_fails(tampered, capsys, "FAIL manifest.sig: bad signature")
+    assert len(fails) == 1, fails
+
+
+def test_manifest_edit_that_changes_no_checked_field_still_fails(bundle, capsys):
+    manifest = bundle.manifest()
+    manifest["items"][1]["title"] = "Exhibit EX-0002 (renamed)"
+    bundle.write_manifest(manifest)
+    fails = assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+    assert len(fails) == 1
+    # Whitespace alone changes the signed bytes too.
+    data = (bundle.path / "manifest.json").read_bytes()
+    bundle.write_manifest(json.loads(data), sign=True)
+    (bundle.path / "manifest.json").write_bytes(
+        (bundle.path / "manifest.json").read_bytes() + b"\n"
+    )
+    assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "openssl"])
+def test_altered_manifest_sig(bundle, capsys, backend):
+    sig = bytearray(base64.b64decode((bundle.path / "manifest.sig").read_bytes()))
+    sig[5] ^= 0x01
+    (bundle.path / "manifest.sig").write_bytes(base64.b64encode(bytes(sig)))
+    failures = verify.verify_bundle(bundle.zip(), backend=backend)
+    assert failures == [
+        "FAIL manifest.sig: bad signature; manifest.json is not what public_key.pem "
+        "signed (exhibits, counts or hashes altered?)"
+    ]
+    code, out = check(bundle.zip(), capsys, backend)
+    assert code == 1
+    assert "PASS" not in out
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not base64!", b"AAAA", base64.b64encode(bytes(63)), b"\xff\xfe"],
+)
+def test_malformed_manifest_sig(bundle, capsys, content):
+    (bundle.path / "manifest.sig").write_bytes(content)
+    assert_fails(
+        bundle.zip(),
+        capsys,
+        "manifest.sig: not the base64 of a 64-byte Ed25519 signature",
+    )
+
+
+def test_manifest_sig_with_trailing_newline_is_accepted(bundle):
+    path = bundle.path / "manifest.sig"
+    path.write_bytes(path.read_bytes() + b"\n")
+    assert verify.verify_bundle(bundle.zip()) == []
+
+
+def test_manifest_sig_by_another_key_or_without_domain_line(bundle, capsys):
+    data = (bundle.path / "manifest.json").read_bytes()
+    other = Ed25519PrivateKey.generate()
+    (bundle.path / "manifest.sig").write_bytes(_sign_manifest(other, data))
+    assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+    # The same key over the bare manifest (no domain-separation line) is refused.
+    (bundle.path / "manifest.sig").write_bytes(base64.b64encode(bundle.key.sign(data)))
+    assert_fails(bundle.zip(), capsys, "FAIL manifest.sig: bad signature")
+
+
+def test_missing_manifest_sig(bundle, capsys):
+    (bundle.path / "manifest.sig").unlink()
+    fails = assert_fails(
+        bundle.zip(),
+        capsys,
+        "FAIL manifest.sig: missing from the bundle; the manifest is not signed",
+    )
+    assert len(fails) == 1
+    code, out = check(bundle.path, capsys)  # the extracted directory too
+    assert code == 1
+    assert "FAIL manifest.sig: missing" in out
+
+
+def test_signed_manifest_fields_are_checked(bundle, capsys):
+    """Even correctly signed, the counts must agree with the bundle's content."""
+    manifest = bundle.manifest()
+    manifest["item_count"] = 4
+    manifest["items"][0]["events"] = 5
+    manifest["items"][1]["events"] = 2
+    manifest["items"][2]["head_hash"] = manifest["items"][0]["head_hash"]
+    bundle.write_manifest(manifest, sign=True)
+    fails = assert_fails(
+        bundle.zip(),
+        capsys,
+        "FAIL manifest.json: item_count is 4 but 'items' lists 3",
+        "FAIL EX-0001: manifest says 5 events, ledger has 4 (events dropped?)",
+        "FAIL EX-0002: manifest says 2 events, ledger has 3 (events added?)",
+        "FAIL EX-0003: manifest head_hash",
+    )
+    assert len(fails) == 4, fails
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        ({"events": None}, "manifest item EX-0002: 'events' is missing or not"),
+        ({"events": True}, "manifest item EX-0002: 'events' is missing or not"),
+        ({"events": -1}, "manifest item EX-0002: 'events' is missing or not"),
+        ({"head_hash": None}, "manifest item EX-0002: 'head_hash' is missing or not"),
+        (
+            {"head_hash": "AB" * 32},
+            "manifest item EX-0002: 'head_hash' is missing or not",
+        ),
+        ({"head_hash": 7}, "manifest item EX-0002: 'head_hash' is missing or not"),
+    ],
+)
+def test_malformed_signed_manifest_fields(bundle, capsys, change, expected):
+    manifest = bundle.manifest()
+    manifest["items"][1].update(change)
+    bundle.write_manifest(manifest, sign=True)
+    assert_fails(bundle.zip(), capsys, expected)
+    for key in ("events", "head_hash"):
+        manifest = bundle.manifest()
+        del manifest["items"][1][key]
+        bundle.write_manifest(manifest, sign=True)
+        assert_fails(bundle.zip(), capsys, f"manifest item EX-0002: '{key}' is missing")
+    manifest = bundle.manifest()
+    del manifest["item_count"]
+    bundle.write_manifest(manifest, sign=True)
+    assert_fails(bundle.zip(), capsys, "manifest.json: 'item_count' is missing")
+
+
+def test_documented_openssl_recipe_for_the_manifest(bundle, tmp_path):
+    """The by-hand manifest.sig check in VERIFY.md works as written."""
+    doc = VERIFY_MD.read_text()
+    recipe = [
+        "{ printf 'casebook-custody-manifest/1\\n'; cat manifest.json; } > message.txt",
+        "openssl base64 -d -A -in manifest.sig > signature.bin",
+        "openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin -in message.txt -sigfile signature.bin",
+    ]
+    for line in recipe:
+        assert line in doc, line
+    work = tmp_path / "by-hand"
+    work.mkdir()
+    for name in ("manifest.json", "manifest.sig", "public_key.pem"):
+        shutil.copy(bundle.path / name, work / name)
+    result = subprocess.run(
+        ["bash", "-c", " && ".join(recipe)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Signature Verified Successfully" in result.stdout, result.stderr
+    (work / "manifest.json").write_bytes(
+        (work / "manifest.json").read_bytes().replace(b"EX-0003", b"EX-0004")
+    )
+    result = subprocess.run(
+        ["bash", "-c", " && ".join(recipe)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Signature Verified Successfully" not in result.stdout
+
+
+# --------------------------------------------------------------------------
 # Malformed and unusable input: FAIL lines or exit 2, never a traceback
 # --------------------------------------------------------------------------
 
@@ -1121,6 +1399,7 @@ def test_missing_members(bundle, capsys):
         "checkpoints.jsonl",
         "public_key.pem",
         "proofs/inclusion.jsonl",
+        "manifest.sig",
     ]:
         b = build_bundle(bundle.path.parent / name.replace("/", "_"))
         (b.path / name).unlink()
@@ -1151,6 +1430,8 @@ def test_random_byte_flips_are_all_detected(bundle, capsys):
         "proofs/consistency.jsonl",
         "files/EX-0001.bin",
         "files/EX-0003.txt",
+        "manifest.json",
+        "manifest.sig",
     ]
     for name in targets:
         path = bundle.path / name

@@ -1,0 +1,313 @@
+"""Reading detector query logs (NDJSON or CSV, optionally gzip) one record at a time,
+validating each and giving it a canonical form whose SHA-256 identifies the row.
+
+Pure functions over byte streams: no database, so the same code serves the API, the
+tests and the benchmark.
+"""
+
+import csv
+import gzip
+import hashlib
+import io
+import ipaddress
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import orjson
+
+REQUIRED = ("timestamp", "account_id")
+STRINGS = {
+    "account_id": 256,
+    "request_id": 256,
+    "org_id": 256,
+    "api_key_fp": 256,
+    "user_agent": 1024,
+    "model": 200,
+    "prompt": None,
+    "response": None,
+}
+HASHES = ("prompt_sha256", "response_sha256")
+COUNTS = ("prompt_tokens", "completion_tokens")
+OBJECTS = ("params", "extra")
+KNOWN = {"timestamp", "ip", *STRINGS, *HASHES, *COUNTS, *OBJECTS}
+# Column order of a stored row after (batch, incident, line, row_sha256).
+ROW_COLUMNS = (
+    "timestamp",
+    "account_id",
+    "request_id",
+    "org_id",
+    "api_key_fp",
+    "ip",
+    "user_agent",
+    "model",
+    "prompt",
+    "prompt_sha256",
+    "response",
+    "response_sha256",
+    "prompt_tokens",
+    "completion_tokens",
+    "params",
+    "extra",
+)
+MAX_COUNT = 2**31 - 1
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass
+class LineError:
+    line: int
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+class BodyError(Exception):
+    """The body as a whole cannot be read (bad gzip, inflates past the limit)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@dataclass
+class Row:
+    line: int
+    sha256: str
+    leaf: bytes  # RFC 6962 leaf hash of the canonical form
+    values: tuple  # in ROW_COLUMNS order
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        self.field, self.message = field, message
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _Invalid("timestamp", "must be an RFC 3339 string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid("timestamp", f"'{value[:60]}' is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise _Invalid("timestamp", "needs a UTC offset (e.g. Z or +02:00)")
+    return moment.astimezone(UTC)
+
+
+def normalise(record: Any) -> dict:
+    """Validate one record; return it normalised, unknown fields moved under `extra`."""
+    if not isinstance(record, dict):
+        raise _Invalid(None, "each record must be a JSON object")
+    out: dict[str, Any] = {}
+    extra = record.get("extra", {})
+    if not isinstance(extra, dict):
+        raise _Invalid("extra", "must be an object")
+    extra = dict(extra)
+    for name, value in record.items():
+        if name not in KNOWN:
+            if name in extra:
+                raise _Invalid(name, "appears both at the top level and in extra")
+            extra[name] = value
+    for name in REQUIRED:
+        if record.get(name) in (None, ""):
+            raise _Invalid(name, "is required")
+    out["timestamp"] = _timestamp(record["timestamp"])
+    for name, limit in STRINGS.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise _Invalid(name, "must be a string")
+        if limit and len(value) > limit:
+            raise _Invalid(name, f"is longer than {limit} characters")
+        out[name] = value
+    ip = record.get("ip")
+    if ip is not None and ip != "":
+        if not isinstance(ip, str):
+            raise _Invalid("ip", "must be a string")
+        try:
+            out["ip"] = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise _Invalid("ip", f"'{ip[:60]}' is not a valid IP address") from None
+    for name in HASHES:
+        value = record.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or not _HEX64.match(value):
+            raise _Invalid(name, "must be 64 hexadecimal characters (SHA-256)")
+        out[name] = value.lower()
+    for name in COUNTS:
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _Invalid(name, "must be an integer")
+        if value < 0:
+            raise _Invalid(name, "must not be negative")
+        if value > MAX_COUNT:
+            raise _Invalid(name, "is too large")
+        out[name] = value
+    params = record.get("params")
+    if params is not None:
+        if not isinstance(params, dict):
+            raise _Invalid("params", "must be an object")
+        out["params"] = params
+    if extra:
+        out["extra"] = extra
+    return out
+
+
+def canonical(normalised: dict) -> bytes:
+    shown = dict(normalised)
+    shown["timestamp"] = normalised["timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)
+
+
+def to_row(line: int, normalised: dict) -> Row:
+    encoded = canonical(normalised)
+    values = tuple(
+        normalised.get(name, "" if name in STRINGS or name in HASHES else None)
+        for name in ROW_COLUMNS
+    )
+    return Row(
+        line=line,
+        sha256=hashlib.sha256(encoded).hexdigest(),
+        leaf=hashlib.sha256(b"\x00" + encoded).digest(),
+        values=values,
+    )
+
+
+class _LimitedInflate(io.RawIOBase):
+    """Reads the decompressed stream and stops a gzip bomb at `limit` bytes."""
+
+    def __init__(self, source: BinaryIO, limit: int) -> None:
+        self.source, self.limit, self.total = source, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self.source.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as error:
+            raise BodyError(f"The body is not valid gzip: {error}") from None
+        self.total += len(data)
+        if self.total > self.limit:
+            raise BodyError(
+                f"The body inflates past the limit of {self.limit} bytes.", 413
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_body(raw: BinaryIO, *, gzipped: bool, inflated_limit: int) -> BinaryIO:
+    source = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+    return io.BufferedReader(_LimitedInflate(source, inflated_limit), 1024 * 1024)
+
+
+def parse_ndjson(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
+    for number, line in _lines(body, max_line):
+        if isinstance(line, LineError):
+            yield line
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield LineError(number, None, f"not valid JSON: {error}")
+            continue
+        try:
+            yield to_row(number, normalise(record))
+        except _Invalid as error:
+            yield LineError(number, error.field, error.message)
+
+
+def _lines(body: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes | LineError]]:
+    number = 0
+    while True:
+        line = body.readline(max_line + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest without keeping it
+                line = body.readline(1024 * 1024)
+            yield (
+                number,
+                LineError(number, None, f"line is longer than {max_line} bytes"),
+            )
+            continue
+        yield number, line
+
+
+def parse_csv(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
+    text = io.TextIOWrapper(body, encoding="utf-8", newline="")
+    csv.field_size_limit(max_line)
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as error:
+        yield LineError(1, None, f"unreadable header: {error}")
+        return
+    if header is None:
+        return
+    header = [name.strip() for name in header]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        for name in missing:
+            yield LineError(1, name, "required column is missing from the header")
+        return
+    if len(set(header)) != len(header):
+        yield LineError(1, None, "the header names a column twice")
+        return
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield LineError(start, None, f"unreadable CSV: {error}")
+            return
+        line = reader.line_num
+        if not values or values == [""]:
+            continue
+        if len(values) != len(header):
+            yield LineError(
+                start,
+                None,
+                f"has {len(values)} values but the header has {len(header)} columns",
+            )
+            continue
+        try:
+            yield to_row(start, normalise(_csv_record(header, values)))
+        except _Invalid as error:
+            yield LineError(start, error.field, error.message)
+
+
+def _csv_record(header: list[str], values: list[str]) -> dict:
+    record: dict[str, Any] = {}
+    for name, value in zip(header, values, strict=True):
+        if value == "":
+            continue
+        if name in COUNTS:
+            try:
+                record[name] = int(value)
+            except ValueError:
+                raise _Invalid(name, "must be an integer") from None
+        elif name in OBJECTS:
+            try:
+                record[name] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise _Invalid(name, "must be a JSON object") from None
+        else:
+            record[name] = value
+    return record

@@ -1,0 +1,268 @@
+"""Query-log batches from detection tools: all or nothing, idempotent, and traceable
+from every stored row back to the exact bytes the detector sent."""
+
+import hashlib
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import User
+from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from evidence import merkle, querylog_parsing
+from evidence.models import Evidence, QueryLogBatch, QueryLogRow
+from evidence.querylog_parsing import ROW_COLUMNS, BodyError, LineError, Row
+from evidence.services.items import evidence_add
+from incidents.models import Incident
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+CSV_TYPES = ("text/csv",)
+MAX_REPORTED_ERRORS = 100
+CHUNK = 1024 * 1024
+SQLITE_BATCH = 2000
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+
+
+class InvalidBatch(InvalidInput):
+    """Lines failed validation; `errors` lists them as {line, field, message}."""
+
+
+def _media_type(content_type: str) -> str:
+    base = (content_type or "").split(";")[0].strip().lower()
+    if base in NDJSON_TYPES:
+        return "application/x-ndjson"
+    if base in CSV_TYPES:
+        return "text/csv"
+    raise UnsupportedMediaType(
+        f"Content-Type '{base or 'none'}' is not accepted; send application/x-ndjson or text/csv."
+    )
+
+
+def _encoding(content_encoding: str) -> str:
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return ""
+    if encoding in ("gzip", "x-gzip"):
+        return "gzip"
+    raise UnsupportedMediaType(
+        f"Content-Encoding '{encoding}' is not accepted; use gzip or none."
+    )
+
+
+def _spool(stream: BinaryIO) -> tuple[BinaryIO, str, int]:
+    """Copy the body to a temporary file, hashing it; refuses past the size limit."""
+    limit = settings.QUERY_LOG_MAX_BODY_BYTES
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by the caller)
+    digest, size = hashlib.sha256(), 0
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise PayloadTooLarge(
+                f"The body is larger than the limit of {limit} bytes."
+            )
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, digest.hexdigest(), size
+
+
+def _existing(incident: Incident, key: str, body_sha256: str) -> QueryLogBatch | None:
+    batch = (
+        QueryLogBatch.objects.select_related("evidence", "incident")
+        .filter(incident=incident, idempotency_key=key, evidence__isnull=False)
+        .first()
+    )
+    if batch is not None and batch.body_sha256 != body_sha256:
+        raise Conflict(
+            "This Idempotency-Key was used for a different body; nothing was stored."
+        )
+    return batch
+
+
+def query_log_ingest(
+    *,
+    incident: Incident,
+    by: User,
+    stream: BinaryIO,
+    content_type: str,
+    content_encoding: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[QueryLogBatch, bool]:
+    """Store a batch of query logs; returns (batch, created).
+
+    Every line is validated first; one bad line stores nothing and raises InvalidBatch
+    listing up to 100 errors. The received bytes become a `query_log` evidence item with
+    a `received` custody event. A repeated Idempotency-Key with the same body returns
+    the first batch; with another body it is a Conflict.
+    """
+    if not (by.can_edit_cases or by.role == User.Role.SERVICE):
+        raise NotAllowed(f"Your role ({by.role}) cannot add query logs.")
+    media_type = _media_type(content_type)
+    encoding = _encoding(content_encoding)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise InvalidInput.for_field("Idempotency-Key", "must be 1 to 200 characters")
+    spool, body_sha256, size = _spool(stream)
+    with spool:
+        if size == 0:
+            raise InvalidInput("The body is empty.")
+        if idempotency_key and (
+            batch := _existing(incident, idempotency_key, body_sha256)
+        ):
+            return batch, False
+        try:
+            batch = _load(
+                incident=incident,
+                by=by,
+                spool=spool,
+                body_sha256=body_sha256,
+                size=size,
+                media_type=media_type,
+                encoding=encoding,
+                idempotency_key=idempotency_key,
+            )
+        except IntegrityError:
+            # A concurrent request with the same key committed first.
+            if idempotency_key and (
+                batch := _existing(incident, idempotency_key, body_sha256)
+            ):
+                return batch, False
+            raise
+    return batch, True
+
+
+def _load(
+    *,
+    incident: Incident,
+    by: User,
+    spool: BinaryIO,
+    body_sha256: str,
+    size: int,
+    media_type: str,
+    encoding: str,
+    idempotency_key: str | None,
+) -> QueryLogBatch:
+    with transaction.atomic():
+        batch = QueryLogBatch.objects.create(
+            incident=incident,
+            received_by=by,
+            idempotency_key=idempotency_key or None,
+            content_type=media_type,
+            content_encoding=encoding,
+            body_sha256=body_sha256,
+        )
+        body = querylog_parsing.open_body(
+            spool,
+            gzipped=encoding == "gzip",
+            inflated_limit=settings.QUERY_LOG_MAX_INFLATED_BYTES,
+        )
+        parse = (
+            querylog_parsing.parse_csv
+            if media_type == "text/csv"
+            else querylog_parsing.parse_ndjson
+        )
+        errors: list[LineError] = []
+        frontier: list = []
+        count = 0
+
+        def valid_rows(items: Iterable[Row | LineError]) -> Iterator[Row]:
+            nonlocal frontier, count
+            for item in items:
+                if isinstance(item, LineError):
+                    errors.append(item)
+                    if len(errors) >= MAX_REPORTED_ERRORS:
+                        return
+                    continue
+                count += 1
+                frontier = merkle.frontier_append(frontier, item.leaf)
+                if not errors:  # once a line failed nothing will be kept; stop loading
+                    yield item
+
+        try:
+            _store_rows(
+                batch,
+                incident,
+                valid_rows(parse(body, settings.QUERY_LOG_MAX_LINE_BYTES)),
+            )
+        except BodyError as error:
+            raise (PayloadTooLarge if error.status == 413 else InvalidInput)(
+                error.message
+            ) from None
+        if errors:
+            shown = len(errors)
+            raise InvalidBatch(
+                f"{shown}{'+' if shown >= MAX_REPORTED_ERRORS else ''} invalid line(s); "
+                "nothing was stored.",
+                [error.as_dict() for error in errors],
+            )
+        if count == 0:
+            raise InvalidInput("The body holds no records.")
+
+        spool.seek(0)
+        received = File(spool, name=f"query-log-{body_sha256[:12]}")
+        received.size, received.sha256 = size, body_sha256
+        received.head = spool.read(8192)
+        root = merkle.frontier_root(frontier).hex()
+        item = evidence_add(
+            incident=incident,
+            by=by,
+            upload=received,
+            title=f"Query log batch {batch.pk} ({count} rows)",
+            source="detector",
+            kind=Evidence.Kind.QUERY_LOG,
+            media_type=media_type,
+            details={"batch": batch.pk, "rows": count, "merkle_root": root},
+        )
+        batch.evidence, batch.rows, batch.merkle_root = item, count, root
+        batch.save(update_fields=["evidence", "rows", "merkle_root"])
+    return batch
+
+
+def _store_rows(batch: QueryLogBatch, incident: Incident, rows: Iterable[Row]) -> None:
+    columns = ("batch_id", "incident_id", "line", "row_sha256", *ROW_COLUMNS)
+    if connection.vendor == "postgresql":
+        table = QueryLogRow._meta.db_table
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # psycopg 3: COPY streams rows straight into the table
+            with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(
+                        (batch.pk, incident.pk, row.line, row.sha256, *_db_values(row))
+                    )
+        return
+    pending: list[QueryLogRow] = []
+    for row in rows:
+        pending.append(
+            QueryLogRow(
+                batch=batch,
+                incident=incident,
+                line=row.line,
+                row_sha256=row.sha256,
+                **{
+                    **dict(zip(ROW_COLUMNS, row.values, strict=True)),
+                    "params": row.values[-2] or {},
+                    "extra": row.values[-1] or {},
+                },
+            )
+        )
+        if len(pending) >= SQLITE_BATCH:
+            QueryLogRow.objects.bulk_create(pending)
+            pending = []
+    QueryLogRow.objects.bulk_create(pending)
+
+
+def _db_values(row: Row) -> tuple:
+    values = list(row.values)
+    for index in (len(values) - 2, len(values) - 1):  # params, extra as JSON text
+        values[index] = querylog_parsing.orjson.dumps(values[index] or {}).decode()
+    return tuple(values)
