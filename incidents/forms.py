@@ -80,3 +80,15 @@ class TaskForm(forms.Form):
 
 class MemberForm(forms.Form):
     user = forms.CharField(max_length=150, label="Username")
+
+
+class AlertMergeForm(forms.Form):
+    incident = forms.CharField(max_length=20, label="Incident reference")
+
+
+class AlertDismissForm(forms.Form):
+    reason = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "A reason is required to dismiss an alert."},
+    )

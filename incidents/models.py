@@ -291,3 +291,14 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}/{self.external_id} {self.title}"
+
+    @property
+    def signal_summaries(self) -> list[str]:
+        """Each signal as "name=value (p=...)", compact enough for a table cell."""
+        shown = []
+        for signal in self.signals:
+            text = f"{signal['name']}={signal['value']:.4g}"
+            if signal.get("p_value") is not None:
+                text += f" (p={signal['p_value']:.2g})"
+            shown.append(text)
+        return shown

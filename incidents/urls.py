@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import apis, views
+from incidents import alert_apis, alert_views, apis, views
 
 app_name = "incidents"
 
@@ -32,6 +32,10 @@ urlpatterns = [
         name="member-remove",
     ),
     path("incidents/<str:reference>/history/", views.incident_history, name="history"),
+    path("alerts/", alert_views.alert_queue, name="alerts"),
+    path("alerts/<int:pk>/promote/", alert_views.alert_promote, name="alert-promote"),
+    path("alerts/<int:pk>/merge/", alert_views.alert_merge, name="alert-merge"),
+    path("alerts/<int:pk>/dismiss/", alert_views.alert_dismiss, name="alert-dismiss"),
 ]
 
 _incident = "incidents/<str:reference>/"
@@ -82,5 +86,20 @@ api_urlpatterns = [
         f"{_incident}history/<int:pk>/",
         apis.HistoryDetailApi.as_view(),
         name="history-detail",
+    ),
+    path("alerts/", alert_apis.AlertListApi.as_view(), name="alert-list"),
+    path("alerts/<int:pk>/", alert_apis.AlertDetailApi.as_view(), name="alert-detail"),
+    path(
+        "alerts/<int:pk>/promote/",
+        alert_apis.AlertPromoteApi.as_view(),
+        name="alert-promote",
+    ),
+    path(
+        "alerts/<int:pk>/merge/", alert_apis.AlertMergeApi.as_view(), name="alert-merge"
+    ),
+    path(
+        "alerts/<int:pk>/dismiss/",
+        alert_apis.AlertDismissApi.as_view(),
+        name="alert-dismiss",
     ),
 ]

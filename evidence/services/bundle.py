@@ -141,9 +141,10 @@ def custody_bundle_build(
 
     output = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr(
-            "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False)
-        )
+        manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        bundle.writestr("manifest.json", manifest_bytes)
+        # Signed, so an exhibit or an item's latest events cannot be left out unseen.
+        bundle.writestr("manifest.sig", signing.sign(MANIFEST_DOMAIN + manifest_bytes))
         bundle.writestr("ledger.jsonl", _jsonl(ledger_rows))
         bundle.writestr("checkpoints.jsonl", _jsonl(checkpoint_rows))
         bundle.writestr("proofs/inclusion.jsonl", _jsonl(inclusion))

@@ -109,6 +109,7 @@ def evidence_add(
             "original_name": original_name,
             "size": upload.size,
             "source": source,
+            **(details or {}),
         }
         if client_name is not None:
             details["client_filename"] = client_name

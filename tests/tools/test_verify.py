@@ -1091,7 +1091,7 @@ def _drop_seqs(bundle, seqs):
 
 @pytest.mark.parametrize(
     "exhibit,dropped,events",
-    [("EX-0001", {16}, 4), ("EX-0002", {13}, 3), ("EX-0003", {10, 14}, 3)],
+    [("EX-0001", {11, 16}, 5), ("EX-0002", {13}, 3), ("EX-0003", {14}, 3)],
 )
 def test_dropped_latest_events_with_their_proofs(
     bundle, capsys, exhibit, dropped, events
@@ -1249,7 +1249,7 @@ def test_signed_manifest_fields_are_checked(bundle, capsys):
     """Even correctly signed, the counts must agree with the bundle's content."""
     manifest = bundle.manifest()
     manifest["item_count"] = 4
-    manifest["items"][0]["events"] = 5
+    manifest["items"][0]["events"] = 6
     manifest["items"][1]["events"] = 2
     manifest["items"][2]["head_hash"] = manifest["items"][0]["head_hash"]
     bundle.write_manifest(manifest, sign=True)
@@ -1257,7 +1257,7 @@ def test_signed_manifest_fields_are_checked(bundle, capsys):
         bundle.zip(),
         capsys,
         "FAIL manifest.json: item_count is 4 but 'items' lists 3",
-        "FAIL EX-0001: manifest says 5 events, ledger has 4 (events dropped?)",
+        "FAIL EX-0001: manifest says 6 events, ledger has 5 (events dropped?)",
         "FAIL EX-0002: manifest says 2 events, ledger has 3 (events added?)",
         "FAIL EX-0003: manifest head_hash",
     )

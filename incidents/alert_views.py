@@ -1,0 +1,102 @@
+"""The alerts queue in the browser. Same selectors and services as the alert API."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from incidents import alerts, forms, selectors
+from incidents.models import Alert, Incident
+from incidents.views import _form_errors, _run
+
+ALL = "all"
+
+
+def _alert_or_404(request: HttpRequest, pk: int) -> Alert:
+    alert = alerts.alert_get_for_user(request.user, pk)
+    if alert is None:
+        raise Http404
+    return alert
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the queue with the filters the act was made under."""
+    query = QueryDict(request.POST.get("query", "")).urlencode()
+    return redirect(reverse("incidents:alerts") + (f"?{query}" if query else ""))
+
+
+@login_required
+def alert_queue(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "").strip() or Alert.Status.NEW
+    source = request.GET.get("source", "").strip()
+    queryset = alerts.alert_list_for_user(
+        request.user, status=None if status == ALL else status, source=source or None
+    )
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/alert_list.html",
+        {
+            "page": page,
+            "filters": {"status": status, "source": source},
+            "query": query.urlencode(),
+            "statuses": Alert.Status.choices,
+            "status_counts": alerts.alert_status_counts_for_user(request.user),
+            "sources": alerts.alert_sources_for_user(request.user),
+            "can_edit": request.user.can_edit_cases,
+        },
+    )
+
+
+@login_required
+@require_POST
+def alert_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _alert_or_404(request, pk)
+    _run(
+        request,
+        lambda: alerts.alert_promote(alert=alert, by=request.user),
+        f"Promoted the alert; {alert.incident.reference} is under investigation.",
+    )
+    return _back(request)
+
+
+@login_required
+@require_POST
+def alert_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _alert_or_404(request, pk)
+    form = forms.AlertMergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request)
+    reference = form.cleaned_data["incident"].strip().upper()
+    into: Incident | None = selectors.incident_get_for_user(request.user, reference)
+    if into is None:
+        messages.error(request, f"There is no incident {reference} that you can see.")
+        return _back(request)
+    _run(
+        request,
+        lambda: alerts.alert_merge(alert=alert, by=request.user, into=into),
+        f"Merged the alert into {into.reference}.",
+    )
+    return _back(request)
+
+
+@login_required
+@require_POST
+def alert_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _alert_or_404(request, pk)
+    form = forms.AlertDismissForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request)
+    _run(
+        request,
+        lambda: alerts.alert_dismiss(alert=alert, by=request.user, **form.cleaned_data),
+        "Dismissed the alert.",
+    )
+    return _back(request)

@@ -1,0 +1,446 @@
+"""Alerts from detection tools (contract: "Alerts" in shared/API.md).
+
+Writes: `alert_receive` (deduplicate, correlate, attach) and the triage acts
+`alert_promote`, `alert_merge`, `alert_dismiss`. Reads: `alert_*_for_user`, which show
+only alerts on incidents the user may see.
+
+Lock order is alert, then incident(s) by id, in every write here, so two writes
+never wait on each other crosswise.
+"""
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import Conflict, InvalidInput, NotAllowed
+from incidents import services
+from incidents.history import history_record
+from incidents.models import Alert, Incident, Subject
+from incidents.selectors import incident_visible_to
+from incidents.subjects import normalise_subject
+
+A = Alert.Status
+S = Incident.Status
+
+
+# ---- Receiving ---------------------------------------------------------------
+
+
+def require_alert_sender(user: User) -> None:
+    if not (user.can_edit_cases or user.role == User.Role.SERVICE):
+        raise NotAllowed(f"Your role ({user.role}) cannot post alerts.")
+
+
+def _clean_subjects(subjects: list[dict]) -> list[dict]:
+    cleaned: list[dict] = []
+    for index, subject in enumerate(subjects):
+        kind = subject.get("kind")
+        try:
+            value = normalise_subject(kind, subject.get("value"))
+        except InvalidInput as error:
+            field = f"subjects[{index}].{error.errors[0]['field']}"
+            raise InvalidInput(
+                f"{field}: {error.detail}", [{"field": field, "message": error.detail}]
+            ) from None
+        item = {"kind": kind, "value": value}
+        if item not in cleaned:
+            cleaned.append(item)
+    return cleaned
+
+
+def _number(value: Any, field: str, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput.for_field(field, "Must be a number.")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidInput.for_field(field, "Must be a finite number.")
+    return number
+
+
+def _clean_signals(signals: list[dict]) -> list[dict]:
+    cleaned = []
+    for index, signal in enumerate(signals):
+        at = f"signals[{index}]"
+        name = signal.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput.for_field(f"{at}.name", "A signal needs a name.")
+        p_value = _number(signal.get("p_value"), f"{at}.p_value", optional=True)
+        if p_value is not None and not 0 <= p_value <= 1:
+            raise InvalidInput.for_field(f"{at}.p_value", "Must be between 0 and 1.")
+        explanation = signal.get("explanation") or ""
+        if not isinstance(explanation, str):
+            raise InvalidInput.for_field(f"{at}.explanation", "Must be a string.")
+        cleaned.append(
+            {
+                "name": name.strip(),
+                "value": _number(signal.get("value"), f"{at}.value"),
+                "threshold": _number(
+                    signal.get("threshold"), f"{at}.threshold", optional=True
+                ),
+                "p_value": p_value,
+                "explanation": explanation,
+            }
+        )
+    return cleaned
+
+
+def _required_text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput.for_field(field, f"{field} must not be empty.")
+    return value
+
+
+def _locked_by_key(source: str, external_id: str) -> Alert | None:
+    return (
+        Alert.objects.select_for_update()
+        .filter(source=source, external_id=external_id)
+        .first()
+    )
+
+
+def _add_subjects(incident: Incident, by: User, subjects: list[dict]) -> int:
+    """Add the subjects `incident` (locked by the caller) lacks; one history row each."""
+    present = set(
+        Subject.objects.filter(incident=incident).values_list("kind", "value")
+    )
+    added = 0
+    for subject in subjects:
+        if (subject["kind"], subject["value"]) in present:
+            continue
+        services._subject_create(
+            incident=incident,
+            by=by,
+            kind=subject["kind"],
+            value=subject["value"],
+            note="",
+        )
+        added += 1
+    return added
+
+
+def _correlate(by: User, subjects: list[dict]) -> Incident | None:
+    """The most recently updated incident `by` may see, not closed, that shares a
+    subject with the alert; locked. None when there is none."""
+    if not subjects:
+        return None
+    shares = Q()
+    for subject in subjects:
+        shares |= Q(subjects__kind=subject["kind"], subjects__value=subject["value"])
+    candidate = (
+        incident_visible_to(by)
+        .exclude(status=S.CLOSED)
+        .filter(shares)
+        .order_by("-updated_at", "-id")
+        .first()
+    )
+    if candidate is None:
+        return None
+    candidate = services._lock(candidate)
+    # Closed between the search and the lock: correlate to nothing rather than wait.
+    return None if candidate.status == S.CLOSED else candidate
+
+
+def alert_receive(
+    *,
+    by: User,
+    source: str,
+    external_id: str,
+    title: str,
+    severity: str,
+    detected_at: datetime,
+    model: str = "",
+    subjects: list[dict] | None = None,
+    signals: list[dict] | None = None,
+    score: float | None = None,
+    incident: Incident | None = None,
+) -> tuple[Alert, bool]:
+    """Record an alert from a detection tool. Returns (alert, created).
+
+    Precondition: `incident`, if given, is one `by` may see (looked up through an
+    access-checked selector). The first sighting of (`source`, `external_id`) is
+    attached to `incident`, else to the most recently updated incident `by` may see
+    that is not closed and shares a normalised subject, else to a new incident in
+    `triage` opened by `by`. The alert's subjects are added to that incident
+    (`subject.added` rows) and `alert.received` is recorded in its history.
+
+    A repeat sighting only counts: `occurrences` + 1 and `last_seen_at`; nothing is
+    re-correlated or recorded. Concurrent first sightings are safe: the insert
+    claims the key (ON CONFLICT DO NOTHING) and only the claiming transaction
+    correlates; the others wait for it and then count as repeats. A repeat of an
+    alert on an incident `by` cannot see is refused (Conflict) and changes nothing.
+    """
+    require_alert_sender(by)
+    source = _required_text(source, "source")
+    external_id = _required_text(external_id, "external_id")
+    title = _required_text(title, "title")
+    services._check_choice("severity", severity, Incident.Severity)
+    model = (model or "").strip()
+    clean_subjects = _clean_subjects(subjects or [])
+    clean_signals = _clean_signals(signals or [])
+    score = _number(score, "score", optional=True)
+
+    now = timezone.now()
+    with transaction.atomic():
+        alert = _locked_by_key(source, external_id)
+        if alert is None:
+            Alert.objects.bulk_create(
+                [
+                    Alert(
+                        source=source,
+                        external_id=external_id,
+                        title=title,
+                        severity=severity,
+                        detected_at=detected_at,
+                        model=model,
+                        subjects=clean_subjects,
+                        signals=clean_signals,
+                        score=score,
+                        first_seen_at=now,
+                        last_seen_at=now,
+                        received_by=by,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            alert = _locked_by_key(source, external_id)
+        if alert.incident_id is not None:
+            # Committed by an earlier (or concurrent, now finished) request.
+            if not incident_visible_to(by).filter(pk=alert.incident_id).exists():
+                raise Conflict(
+                    "An alert with this source and external_id is already recorded "
+                    "on an incident you cannot see."
+                )
+            alert.occurrences += 1
+            alert.last_seen_at = now
+            alert.save(update_fields=["occurrences", "last_seen_at"])
+            return alert, False
+
+        # This transaction inserted the alert: attach it.
+        target = (
+            services._lock(incident) if incident else _correlate(by, clean_subjects)
+        )
+        if target is None:
+            target = services.incident_open(
+                by=by,
+                title=title,
+                kind=Incident.Kind.DISTILLATION,
+                severity=severity,
+                summary=f"Opened from alert {source} {external_id}.",
+                affected_models=[model] if model else [],
+                detected_at=detected_at,
+                subjects=clean_subjects,
+                status=S.TRIAGE,
+                allow_service=True,
+            )
+        else:
+            _add_subjects(target, by, clean_subjects)
+            services._touch(target)
+        alert.incident = target
+        alert.save(update_fields=["incident"])
+        history_record(
+            incident=target,
+            actor=by,
+            action="alert.received",
+            summary=f"Alert from {source} ({external_id}): {title}",
+            after={
+                "alert": alert.pk,
+                "source": source,
+                "external_id": external_id,
+                "severity": severity,
+                "score": score,
+            },
+        )
+    return alert, True
+
+
+# ---- Triage ------------------------------------------------------------------
+
+
+def _lock_alert(alert: Alert) -> Alert:
+    return Alert.objects.select_for_update().get(pk=alert.pk)
+
+
+def _require_new(alert: Alert, verb: str) -> None:
+    if alert.status != A.NEW:
+        raise Conflict(
+            f"This alert is already {alert.get_status_display().lower()}; "
+            f"only a new alert can be {verb}."
+        )
+
+
+def _handled(alert: Alert, by: User, status: str, fields: tuple = ()) -> None:
+    alert.status = status
+    alert.handled_by = by
+    alert.handled_at = timezone.now()
+    alert.save(update_fields=["status", "handled_by", "handled_at", *fields])
+
+
+def _label(alert: Alert) -> str:
+    return f"{alert.source} ({alert.external_id})"
+
+
+def alert_promote(*, alert: Alert, by: User) -> Alert:
+    """Take a new alert up: its incident moves on to `investigating` (through
+    `triage` from `open`; later statuses are left alone) and the alert is marked
+    promoted. Records the moves and `alert.promoted`. Conflict, and nothing changed,
+    when the alert is not new or its incident is closed."""
+    services.require_case_editor(by)
+    with transaction.atomic():
+        alert = _lock_alert(alert)
+        _require_new(alert, "promoted")
+        incident = services._lock(alert.incident)
+        if incident.status == S.CLOSED:
+            raise Conflict(
+                f"{incident.reference} is closed; reopen it before promoting the alert."
+            )
+        before = incident.status
+        reason = f"Promoted alert {_label(alert)}"
+        for start, step in ((S.OPEN, S.TRIAGE), (S.TRIAGE, S.INVESTIGATING)):
+            if incident.status == start:
+                incident = services.incident_transition(
+                    incident=incident, by=by, to=step, reason=reason
+                )
+        _handled(alert, by, A.PROMOTED)
+        history_record(
+            incident=incident,
+            actor=by,
+            action="alert.promoted",
+            summary=f"Promoted alert {_label(alert)}: {alert.title}",
+            before={"alert": alert.pk, "status": A.NEW, "incident_status": before},
+            after={
+                "alert": alert.pk,
+                "status": A.PROMOTED,
+                "incident_status": incident.status,
+            },
+        )
+        alert.incident = incident
+    return alert
+
+
+def alert_merge(*, alert: Alert, by: User, into: Incident) -> Alert:
+    """Move a new alert to incident `into` and mark it merged; its subjects are added
+    there. Precondition: `by` may see `into`. Records `alert.merged` in both
+    incidents' history. Conflict, and nothing changed, when the alert is not new,
+    is already on `into`, or `into` is closed."""
+    services.require_case_editor(by)
+    with transaction.atomic():
+        alert = _lock_alert(alert)
+        _require_new(alert, "merged")
+        if alert.incident_id == into.pk:
+            raise Conflict(f"The alert is already on {into.reference}.")
+        first, second = sorted([alert.incident, into], key=lambda i: i.pk)
+        locked = {i.pk: i for i in (services._lock(first), services._lock(second))}
+        origin, target = locked[alert.incident_id], locked[into.pk]
+        if target.status == S.CLOSED:
+            raise Conflict(
+                f"{target.reference} is closed; reopen it before merging into it."
+            )
+        alert.incident = target
+        _handled(alert, by, A.MERGED, ("incident",))
+        _add_subjects(target, by, alert.subjects)
+        moved = {"alert": alert.pk, "status": A.MERGED}
+        history_record(
+            incident=origin,
+            actor=by,
+            action="alert.merged",
+            summary=f"Merged alert {_label(alert)} into {target.reference}",
+            before={"alert": alert.pk, "incident": origin.reference},
+            after={**moved, "incident": target.reference},
+        )
+        history_record(
+            incident=target,
+            actor=by,
+            action="alert.merged",
+            summary=f"Merged alert {_label(alert)} in from {origin.reference}",
+            before={"alert": alert.pk, "incident": origin.reference},
+            after={**moved, "incident": target.reference},
+        )
+        services._touch(origin)
+        services._touch(target)
+    return alert
+
+
+def alert_dismiss(*, alert: Alert, by: User, reason: str) -> Alert:
+    """Dismiss a new alert with a reason (required). Records `alert.dismissed` with
+    the reason. Conflict, and nothing changed, when the alert is not new."""
+    services.require_case_editor(by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.for_field("reason", "A reason is required to dismiss.")
+    with transaction.atomic():
+        alert = _lock_alert(alert)
+        _require_new(alert, "dismissed")
+        incident = services._lock(alert.incident)
+        alert.dismissed_reason = reason
+        _handled(alert, by, A.DISMISSED, ("dismissed_reason",))
+        history_record(
+            incident=incident,
+            actor=by,
+            action="alert.dismissed",
+            summary=f"Dismissed alert {_label(alert)}: {alert.title}",
+            before={"alert": alert.pk, "status": A.NEW},
+            after={"alert": alert.pk, "status": A.DISMISSED},
+            reason=reason,
+        )
+        services._touch(incident)
+    return alert
+
+
+# ---- Reads -------------------------------------------------------------------
+
+
+def alert_visible_to(user: User) -> QuerySet[Alert]:
+    """Alerts on incidents `user` may see (administrators: all)."""
+    return Alert.objects.filter(incident__in=incident_visible_to(user).values("pk"))
+
+
+def alert_list_for_user(
+    user: User, *, status: str | None = None, source: str | None = None
+) -> QuerySet[Alert]:
+    """`status` and `source` take comma-separated values."""
+    alerts = alert_visible_to(user).select_related(
+        "incident", "received_by", "handled_by"
+    )
+    if status:
+        alerts = alerts.filter(status__in=status.split(","))
+    if source:
+        alerts = alerts.filter(source__in=source.split(","))
+    return alerts.order_by("-last_seen_at", "-id")
+
+
+def alert_get_for_user(user: User, pk: int) -> Alert | None:
+    return (
+        alert_visible_to(user)
+        .select_related("incident", "received_by", "handled_by")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def alert_status_counts_for_user(user: User) -> dict[str, int]:
+    rows = alert_visible_to(user).values("status").annotate(n=Count("id")).order_by()
+    return {row["status"]: row["n"] for row in rows}
+
+
+def alert_sources_for_user(user: User) -> list[str]:
+    return list(
+        alert_visible_to(user)
+        .order_by("source")
+        .values_list("source", flat=True)
+        .distinct()
+    )
+
+
+def alert_list_for_incident(incident: Incident) -> QuerySet[Alert]:
+    return incident.alerts.select_related("handled_by").order_by("-last_seen_at", "-id")
