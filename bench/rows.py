@@ -23,182 +23,25 @@ START = datetime(2026, 3, 2, tzinfo=UTC)
 SPAN = timedelta(days=14)
 WRITE_EVERY = 2000  # lines per gzip write: memory stays flat however many rows
 
-WORDS = [
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "for",
-    "it",
-    "as",
-    "with",
-    "was",
-    "on",
-    "be",
-    "by",
-    "this",
-    "are",
-    "from",
-    "or",
-    "an",
-    "at",
-    "which",
-    "model",
-    "data",
-    "training",
-    "answer",
-    "question",
-    "explain",
-    "reason",
-    "step",
-    "first",
-    "second",
-    "then",
-    "because",
-    "however",
-    "example",
-    "function",
-    "return",
-    "value",
-    "list",
-    "table",
-    "number",
-    "result",
-    "output",
-    "input",
-    "prompt",
-    "system",
-    "user",
-    "assistant",
-    "code",
-    "python",
-    "query",
-    "policy",
-    "safety",
-    "risk",
-    "account",
-    "token",
-    "key",
-    "request",
-    "response",
-    "classify",
-    "translate",
-    "summarise",
-    "compare",
-    "evaluate",
-    "describe",
-    "rewrite",
-    "continue",
-    "verbatim",
-    "exactly",
-    "format",
-    "json",
-    "yaml",
-    "markdown",
-    "bullet",
-    "points",
-    "paragraph",
-    "sentence",
-    "word",
-    "chemistry",
-    "physics",
-    "history",
-    "law",
-    "contract",
-    "clause",
-    "liability",
-    "neural",
-    "network",
-    "gradient",
-    "loss",
-    "weights",
-    "layer",
-    "attention",
-    "transformer",
-    "embedding",
-    "vector",
-    "matrix",
-    "probability",
-    "logit",
-    "temperature",
-    "sample",
-    "distribution",
-    "entropy",
-    "benchmark",
-    "dataset",
-    "label",
-    "annotate",
-    "score",
-    "rank",
-    "grade",
-    "rubric",
-    "correct",
-    "incorrect",
-    "partial",
-    "confidence",
-    "calibration",
-    "hidden",
-    "chain",
-    "thought",
-    "secret",
-    "instructions",
-    "ignore",
-    "previous",
-    "pretend",
-    "roleplay",
-    "character",
-    "story",
-    "poem",
-    "essay",
-    "email",
-    "letter",
-    "report",
-    "invoice",
-    "customer",
-    "support",
-    "refund",
-    "shipping",
-    "order",
-    "product",
-    "price",
-    "recipe",
-    "travel",
-    "weather",
-    "flight",
-    "hotel",
-    "museum",
-    "river",
-    "mountain",
-    "city",
-    "country",
-    "language",
-    "naïve",
-    "café",
-    "Zürich",
-    "München",
-    "façade",
-    "résumé",
-    "coöperate",
-    "jalapeño",
-    "São",
-    "Paulo",
-    "Kraków",
-    "données",
-    "privée",
-    "東京",
-    "大阪",
-    "数据",
-    "模型",
-    "Москва",
-    "данные",
-    "—",
-    "“quoted”",
-    "‘single’",
-    "…",
-]
+# Split at import (a literal's .split() would be rewritten into a 150-line list).
+_VOCABULARY = """
+the of and to in is that for it as with was on be by this are from or an at which
+model data training answer question explain reason step first second then because
+however example function return value list table number result output input prompt
+system user assistant code python query policy safety risk account token key request
+response classify translate summarise compare evaluate describe rewrite continue
+verbatim exactly format json yaml markdown bullet points paragraph sentence word
+chemistry physics history law contract clause liability neural network gradient
+loss weights layer attention transformer embedding vector matrix probability logit
+temperature sample distribution entropy benchmark dataset label annotate score rank
+grade rubric correct incorrect partial confidence calibration hidden chain thought
+secret instructions ignore previous pretend roleplay character story poem essay
+email letter report invoice customer support refund shipping order product price
+recipe travel weather flight hotel museum river mountain city country language
+naïve café Zürich München façade résumé coöperate jalapeño São Paulo Kraków
+données privée 東京 大阪 数据 模型 Москва данные — “quoted” ‘single’ …
+"""
+WORDS = _VOCABULARY.split()
 LANGUAGES = ("French", "German", "Spanish", "Japanese", "Portuguese", "Polish")
 ROLES = ("chemist", "lawyer", "tutor", "data scientist", "historian", "editor")
 PROMPTS = (
@@ -290,14 +133,24 @@ def accounts(rng: random.Random) -> list[Account]:
     ]
 
 
-def _words(rng: random.Random, chars: int) -> str:
-    return " ".join(rng.choices(WORDS, k=max(3, chars // 7)))
+class _Text:
+    """Runs of random words, cut from one long pool: a slice costs O(1) per row, and
+    the pool is far longer than gzip's 32 KiB window, so it compresses like fresh text."""
+
+    def __init__(self, rng: random.Random, chars: int = 4 * 1024 * 1024) -> None:
+        self.pool = " ".join(rng.choices(WORDS, k=chars // 7))
+        self.rng = rng
+
+    def __call__(self, chars: int) -> str:
+        start = self.pool.index(" ", self.rng.randrange(len(self.pool) - 2 * chars)) + 1
+        return self.pool[start : self.pool.index(" ", start + chars)]
 
 
 def records(count: int, seed: int) -> Iterator[dict]:
     """`count` query-log records in timestamp order, the same for the same seed."""
     rng = random.Random(seed)
     people = accounts(rng)
+    words = _Text(rng)
     # Heavy-tailed: a few accounts send most of the traffic, as in an extraction case.
     weights = list(accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(people))))
     step = SPAN / max(count, 1)
@@ -306,12 +159,12 @@ def records(count: int, seed: int) -> Iterator[dict]:
         prompt = rng.choice(PROMPTS).format(
             lang=rng.choice(LANGUAGES),
             role=rng.choice(ROLES),
-            text=_words(rng, rng.randint(120, 600)),
+            text=words(rng.randint(120, 600)),
         )
         response = rng.choice(RESPONSES).format(
-            text=_words(rng, rng.randint(150, 700)),
-            more=_words(rng, 60),
-            tail=_words(rng, 40),
+            text=words(rng.randint(150, 700)),
+            more=words(60),
+            tail=words(40),
             score=rng.randint(1, 9),
         )
         params: dict = {

@@ -18,6 +18,8 @@ def _flatten(detail, prefix: str = "") -> list[dict]:
         for key, value in detail.items():
             name = "" if key == "non_field_errors" else str(key)
             field = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            if isinstance(key, int):  # DRF keys a list's item errors by index
+                field = f"{prefix}[{key}]"
             errors.extend(_flatten(value, field))
         return errors
     if isinstance(detail, list):

@@ -220,3 +220,51 @@ class QueryLogRow(models.Model):
             ),
             models.Index(fields=["batch", "line"], name="qlr_batch_line"),
         ]
+
+
+class ForensicResult(models.Model):
+    """A finding produced elsewhere (watermark test, fingerprint, similarity) recorded
+    with its statistics; the submission itself is kept as an evidence item."""
+
+    class Verdict(models.TextChoices):
+        SUPPORTS = "supports", "Supports"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+        DOES_NOT_SUPPORT = "does_not_support", "Does not support"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="forensic_results"
+    )
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.PROTECT, related_name="forensic_result"
+    )
+    method_family = models.CharField(max_length=100)
+    method_name = models.CharField(max_length=200)
+    method_version = models.CharField(max_length=100)
+    suspect_model = models.CharField(max_length=200)
+    parameters = models.JSONField(default=dict, blank=True)
+    statistic_name = models.CharField(max_length=100)
+    statistic_value = models.FloatField()
+    p_value = models.FloatField()
+    alpha = models.FloatField()
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    summary = models.TextField()
+    limitations = models.JSONField(default=list, blank=True)
+    artefacts = models.ManyToManyField(Evidence, related_name="+", blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(p_value__gte=0, p_value__lte=1),
+                name="forensic_p_value_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(verdict="supports")
+                | models.Q(p_value__lte=models.F("alpha")),
+                name="forensic_supports_needs_significance",
+            ),
+        ]

@@ -7,6 +7,7 @@ from evidence.models import (
     Checkpoint,
     CustodyEvent,
     Evidence,
+    ForensicResult,
     QueryLogBatch,
     QueryLogRow,
 )
@@ -97,3 +98,27 @@ def query_log_row_for_user(user: User, row_id: int) -> QueryLogRow | None:
     return QueryLogRow.objects.filter(
         pk=row_id, incident__in=incident_visible_to(user)
     ).first()
+
+
+def _forensic_results_for_user(user: User) -> QuerySet[ForensicResult]:
+    return (
+        ForensicResult.objects.filter(evidence__in=evidence_visible_to(user))
+        .select_related(
+            "incident",
+            "submitted_by",
+            "evidence",
+            "evidence__incident",
+            "evidence__received_by",
+        )
+        .prefetch_related("artefacts")
+    )
+
+
+def forensic_result_list_for_user(
+    user: User, incident: Incident
+) -> QuerySet[ForensicResult]:
+    return _forensic_results_for_user(user).filter(incident=incident)
+
+
+def forensic_result_get_for_user(user: User, result_id: int) -> ForensicResult | None:
+    return _forensic_results_for_user(user).filter(pk=result_id).first()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evidence import apis, querylog_apis, views
+from evidence import apis, forensic_apis, querylog_apis, views
 
 app_name = "evidence"
 
@@ -73,5 +73,15 @@ api_urlpatterns = [
         "query-logs/<int:id>/",
         querylog_apis.QueryLogRowDetailApi.as_view(),
         name="query-log-detail",
+    ),
+    path(
+        f"{_incident}forensic-results/",
+        forensic_apis.ForensicResultListApi.as_view(),
+        name="incident-forensic-results",
+    ),
+    path(
+        "forensic-results/<int:id>/",
+        forensic_apis.ForensicResultDetailApi.as_view(),
+        name="forensic-result-detail",
     ),
 ]

@@ -13,6 +13,7 @@ from accounts.services import membership_add, membership_remove
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
+from incidents.alerts import alert_list_for_incident
 from incidents.models import Incident
 
 LIST_FILTERS = ("status", "severity", "kind", "owner", "q", "ordering")
@@ -144,6 +145,7 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "member_form": forms.MemberForm(auto_id="member_%s"),
             "can_edit": request.user.can_edit_cases,
             "evidence_count": evidence_list_for_user(request.user, incident).count(),
+            "alerts": alert_list_for_incident(incident),
         },
     )
 

@@ -1,0 +1,109 @@
+"""Forensic results API (contract: "Forensic results")."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evidence import selectors
+from evidence.models import ForensicResult
+from evidence.serializers import EvidenceOutput
+from evidence.services.forensics import forensic_result_record
+from incidents.apis import incident_or_404, paginated, render
+from incidents.serializers import StrictInput, absolute
+
+
+class MethodInput(StrictInput):
+    family = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    version = serializers.CharField(max_length=100)
+
+
+class StatisticInput(StrictInput):
+    name = serializers.CharField(max_length=100)
+    value = serializers.FloatField()
+
+
+class ForensicResultInput(StrictInput):
+    method = MethodInput()
+    suspect_model = serializers.CharField(max_length=200)
+    parameters = serializers.DictField()
+    statistic = StatisticInput()
+    p_value = serializers.FloatField()
+    alpha = serializers.FloatField()
+    verdict = serializers.ChoiceField(choices=ForensicResult.Verdict.choices)
+    summary = serializers.CharField(max_length=20000)
+    limitations = serializers.ListField(
+        child=serializers.CharField(max_length=2000), required=False, max_length=100
+    )
+    artefacts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
+    )
+
+
+class ForensicResultOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    incident = serializers.CharField(source="incident.reference")
+    method = serializers.SerializerMethodField()
+    suspect_model = serializers.CharField()
+    parameters = serializers.JSONField()
+    statistic = serializers.SerializerMethodField()
+    p_value = serializers.FloatField()
+    alpha = serializers.FloatField()
+    verdict = serializers.CharField()
+    summary = serializers.CharField()
+    limitations = serializers.ListField(child=serializers.CharField())
+    artefacts = serializers.SerializerMethodField()
+    evidence = EvidenceOutput()
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    submitted_at = serializers.DateTimeField()
+
+    def get_url(self, result: ForensicResult) -> str:
+        return absolute(
+            self.context["request"], "api:forensic-result-detail", result.pk
+        )
+
+    def get_method(self, result: ForensicResult) -> dict:
+        return {
+            "family": result.method_family,
+            "name": result.method_name,
+            "version": result.method_version,
+        }
+
+    def get_statistic(self, result: ForensicResult) -> dict:
+        return {"name": result.statistic_name, "value": result.statistic_value}
+
+    def get_artefacts(self, result: ForensicResult) -> list[int]:
+        return [item.pk for item in result.artefacts.all()]
+
+
+class ForensicResultListApi(APIView):
+    required_scope = "ingest"
+
+    @extend_schema(responses=ForensicResultOutput(many=True))
+    def get(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        results = selectors.forensic_result_list_for_user(request.user, incident)
+        return paginated(self, request, results, ForensicResultOutput)
+
+    @extend_schema(request=ForensicResultInput, responses={201: ForensicResultOutput})
+    def post(self, request: Request, reference: str) -> Response:
+        incident = incident_or_404(request, reference)
+        data = ForensicResultInput.validated(request.data)
+        result = forensic_result_record(incident=incident, by=request.user, **data)
+        result = (
+            selectors.forensic_result_get_for_user(request.user, result.pk) or result
+        )
+        return render(request, ForensicResultOutput, result, status.HTTP_201_CREATED)
+
+
+class ForensicResultDetailApi(APIView):
+    @extend_schema(responses=ForensicResultOutput)
+    def get(self, request: Request, id: int) -> Response:
+        result = selectors.forensic_result_get_for_user(request.user, id)
+        if result is None:
+            raise NotFound()
+        return render(request, ForensicResultOutput, result)
