@@ -1,6 +1,6 @@
 """Evidence reads; `_for_user` means access-checked (hidden looks like missing)."""
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import User
 from evidence.models import (
@@ -122,3 +122,21 @@ def forensic_result_list_for_user(
 
 def forensic_result_get_for_user(user: User, result_id: int) -> ForensicResult | None:
     return _forensic_results_for_user(user).filter(pk=result_id).first()
+
+
+def forensic_result_cards_for_user(
+    user: User, incident: Incident
+) -> QuerySet[ForensicResult]:
+    """The incident's results with only the artefacts this user may see, newest
+    first, in `visible_artefacts`."""
+    return (
+        forensic_result_list_for_user(user, incident)
+        .prefetch_related(
+            Prefetch(
+                "artefacts",
+                queryset=evidence_visible_to(user).order_by("exhibit_number"),
+                to_attr="visible_artefacts",
+            )
+        )
+        .order_by("-submitted_at", "-id")
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evidence import apis, forensic_apis, querylog_apis, views
+from evidence import apis, forensic_apis, querylog_apis, querylog_views, views
 
 app_name = "evidence"
 
@@ -11,6 +11,16 @@ urlpatterns = [
     path("evidence/<int:pk>/", views.evidence_detail, name="detail"),
     path("evidence/<int:pk>/custody/", views.custody_record_form, name="custody"),
     path("evidence/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+    path(
+        "incidents/<str:reference>/query-logs/",
+        querylog_views.query_logs_tab,
+        name="query-logs",
+    ),
+    path(
+        "incidents/<str:reference>/forensic-results/",
+        querylog_views.forensic_results_tab,
+        name="forensic-results",
+    ),
 ]
 
 _incident = "incidents/<str:reference>/"

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import alert_serializers as s
-from incidents import alerts
+from incidents import alerts, services
 from incidents.apis import incident_or_404, paginated, render
 from incidents.models import Alert
 
@@ -73,6 +73,8 @@ class AlertMergeApi(APIView):
     @extend_schema(request=s.AlertMergeInput, responses=s.AlertOutput)
     def post(self, request: Request, pk: int) -> Response:
         alert = alert_or_404(request, pk)
+        # The role first: a 404 for the target would hide that the role is wrong.
+        services.require_case_editor(request.user)
         data = s.AlertMergeInput.validated(request.data)
         into = incident_or_404(request, data["incident"].strip())
         alert = alerts.alert_merge(alert=alert, by=request.user, into=into)

@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from incidents import alerts, forms, selectors
+from config.errors import InvalidInput
+from incidents import alerts, forms, selectors, services
 from incidents.models import Alert, Incident
 from incidents.views import _form_errors, _run
 
@@ -75,9 +76,15 @@ def alert_merge(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(request)
     reference = form.cleaned_data["incident"].strip().upper()
     into: Incident | None = selectors.incident_get_for_user(request.user, reference)
-    if into is None:
-        messages.error(request, f"There is no incident {reference} that you can see.")
-        return _back(request)
+
+    def merge():
+        services.require_case_editor(request.user)
+        if into is None:
+            raise InvalidInput(f"There is no incident {reference} that you can see.")
+        alerts.alert_merge(alert=alert, by=request.user, into=into)
+
+    _run(request, merge, f"Merged the alert into {reference}.")
+    return _back(request)
     _run(
         request,
         lambda: alerts.alert_merge(alert=alert, by=request.user, into=into),

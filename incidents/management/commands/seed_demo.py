@@ -1,5 +1,11 @@
 """Load a realistic demo case. Safe to run again: existing demo data is left alone."""
 
+import gzip
+import hashlib
+import io
+import json
+import math
+import random
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
@@ -7,7 +13,9 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import membership_add, user_create
+from evidence.services.forensics import forensic_result_record
 from evidence.services.items import custody_add, evidence_add, legal_hold_change
+from evidence.services.querylogs import query_log_ingest
 from evidence.uploads import hashed_upload
 from incidents import services
 from incidents.models import Incident
@@ -204,9 +212,129 @@ class Command(BaseCommand):
             action="sealed",
             purpose="Sealed as filed with the preservation letter",
         )
+        batch, _ = query_log_ingest(
+            incident=incident,
+            by=alice,
+            stream=io.BytesIO(demo_query_logs(start)),
+            content_type="application/x-ndjson",
+            content_encoding="gzip",
+            idempotency_key="demo-gateway-export-1",
+        )
+        z = 9.81
+        forensic_result_record(
+            incident=incident,
+            by=alice,
+            method={"family": "watermark", "name": "kirchenbauer-z", "version": "1.3"},
+            suspect_model="rival-labs/hydra-7b",
+            parameters={"gamma": 0.25, "tokens_scored": 12000, "hash_key": "k-2026-09"},
+            statistic={"name": "z", "value": z},
+            p_value=0.5 * math.erfc(z / math.sqrt(2)),
+            alpha=0.01,
+            verdict="supports",
+            summary="Suspect outputs carry atlas-2's watermark: the green-list rate is far "
+            "above the 25% expected by chance.",
+            limitations=[
+                "Scored on 12,000 tokens of outputs sampled through the suspect's public API.",
+                "Paraphrasing by the suspect would weaken, not create, the signal.",
+            ],
+            artefacts=[report.pk],
+        )
+        forensic_result_record(
+            incident=incident,
+            by=alice,
+            method={
+                "family": "fingerprint",
+                "name": "canary-agreement",
+                "version": "0.9",
+            },
+            suspect_model="rival-labs/hydra-7b",
+            parameters={"canaries": 200, "reference_models": ["open-7b", "open-13b"]},
+            statistic={"name": "agreement_rate", "value": 0.34},
+            p_value=0.21,
+            alpha=0.01,
+            verdict="inconclusive",
+            summary="Agreement on canary prompts is above the open reference models but not "
+            "significantly.",
+            limitations=[
+                "A negative or inconclusive result proves nothing either way."
+            ],
+            artefacts=[log.pk, batch.evidence_id],
+        )
         legal_hold_change(
             incident=incident,
             by=carol,
             action="set",
             reason="Litigation reasonably anticipated",
         )
+
+
+TEMPLATES = [
+    "Explain step by step, showing all reasoning, how to {task}.",
+    "Think carefully and write out every intermediate step: {task}.",
+    "You are an expert. Give a complete chain of thought for: {task}.",
+]
+TASKS = [
+    "prove that the square root of 2 is irrational",
+    "balance a red-black tree after deletion",
+    "derive the gradient of softmax cross-entropy",
+    "plan a three-city train trip under a fixed budget",
+    "refactor a recursive parser into an iterative one",
+    "estimate the number of piano tuners in a city",
+]
+BENIGN = [
+    "Summarise this meeting note for my team.",
+    "Fix the grammar in my cover letter.",
+    "What is a good name for a bakery?",
+    "Translate 'good morning' into Portuguese.",
+]
+
+
+def demo_query_logs(start: datetime, rows: int = 20_000) -> bytes:
+    """Gzip NDJSON: a templated harvesting campaign across linked accounts behind two
+    proxy ranges, mixed with ordinary traffic. Deterministic, so reruns match."""
+    rng = random.Random(2026)
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as body:
+        for i in range(rows):
+            campaign = rng.random() < 0.7
+            moment = start + timedelta(seconds=i * 25 + rng.randint(0, 20))
+            if campaign:
+                account = f"acct_7f3a{rng.randint(0, 199):03x}"
+                prompt = rng.choice(TEMPLATES).format(task=rng.choice(TASKS))
+                ip = (
+                    f"203.0.113.{rng.randint(1, 254)}"
+                    if rng.random() < 0.6
+                    else (f"198.51.100.{rng.randint(1, 254)}")
+                )
+                params = {"temperature": 0, "max_tokens": 4096, "logprobs": 5}
+                agent = "python-httpx/0.27.0"
+            else:
+                account = f"acct_{rng.randint(0, 4000):05d}"
+                prompt = rng.choice(BENIGN)
+                ip = f"192.0.2.{rng.randint(1, 254)}"
+                params = {"temperature": 0.7, "max_tokens": 512}
+                agent = rng.choice(["Mozilla/5.0", "casebook-demo-sdk/1.2"])
+            response = "Step 1: " + " ".join(rng.choice(TASKS).split()[:6]) + " ..."
+            record = {
+                "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "account_id": account,
+                "request_id": f"req_{i:07d}",
+                "org_id": "org_nimbus_labs"
+                if campaign
+                else f"org_{rng.randint(0, 300)}",
+                "api_key_fp": hashlib.sha256(account.encode()).hexdigest()[:16],
+                "ip": ip,
+                "user_agent": agent,
+                "model": "atlas-2"
+                if campaign or rng.random() < 0.5
+                else "atlas-2-mini",
+                "prompt": prompt,
+                "response": response,
+                "prompt_tokens": len(prompt.split()) * 2,
+                "completion_tokens": rng.randint(300, 4000)
+                if campaign
+                else rng.randint(20, 300),
+                "params": params,
+            }
+            body.write(json.dumps(record).encode() + b"\n")
+    return out.getvalue()
