@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test lint format
+.PHONY: run test lint format bench
 
 run:
 	@bin/bootstrap run
@@ -21,3 +21,9 @@ lint:
 format:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Query-log ingestion: 1,000,000 rows over HTTP against a bare COPY (BENCH_ROWS to
+# change). Needs PostgreSQL; drops and recreates casebook_bench (see bench/ingest.py).
+bench:
+	@bin/bootstrap run
+	$(VENV)/bin/python -m bench.ingest

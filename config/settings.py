@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "incidents",
     "evidence",
+    "dossiers",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,17 @@ QUERY_LOG_MAX_INFLATED_BYTES = env.int(
     "QUERY_LOG_MAX_INFLATED_BYTES", default=16 * 1024**3
 )
 QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024**2)
+# Dossiers: a job with no progress for this long lost its worker and is re-queued.
+DOSSIER_STALE_SECONDS = env.int("DOSSIER_STALE_SECONDS", default=660)
+# PAdES signing identity (`manage.py create_signing_identity` makes a development one)
+# and an optional RFC 3161 timestamp authority.
+DOSSIER_SIGNING_KEY_PATH = env.path(
+    "DOSSIER_SIGNING_KEY_PATH", default=VAR_DIR / "keys" / "dossier-signing.key"
+)
+DOSSIER_SIGNING_CERT_PATH = env.path(
+    "DOSSIER_SIGNING_CERT_PATH", default=VAR_DIR / "keys" / "dossier-signing.crt"
+)
+DOSSIER_TSA_URL = env.str("DOSSIER_TSA_URL", default="")
 # The Ed25519 key that signs custody checkpoints; created on first use. Back it up:
 # without it, new checkpoints cannot continue the old key's signatures.
 CUSTODY_SIGNING_KEY_PATH = env.path(
@@ -211,6 +223,10 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int(
 )  # kilobytes
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
+    "dossier-recover-stale": {
+        "task": "dossiers.tasks.dossier_recover_stale_task",
+        "schedule": 300,
+    },
     "custody-verify-daily": {
         "task": "evidence.tasks.custody_verify_all_task",
         "schedule": 24 * 3600,

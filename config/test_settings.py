@@ -31,3 +31,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # A signing key per test run, never the development key in var/keys.
 CUSTODY_SIGNING_KEY_PATH = VAR_DIR / f"test-keys-{os.getpid()}" / "custody-ed25519.pem"
+
+# Unit tests run Celery tasks in-process when their transaction commits; CI and
+# production always use a real broker and worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -56,8 +56,9 @@ def _row_filters(request: HttpRequest) -> tuple[dict, dict]:
         form.is_valid()
     for field, errors in form.errors.items():
         messages.warning(
-            request, f"Ignored the {form.fields[field].label or field} filter: "
-            f"{' '.join(errors)}"
+            request,
+            f"Ignored the {form.fields[field].label or field} filter: "
+            f"{' '.join(errors)}",
         )
     valid = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
     raw = {k: request.GET[k].strip() for k in valid}
@@ -125,13 +126,17 @@ class Chart:
     width: int = 1100
     height: int = 230
     left: int = 56
-    right: int = 12
+    right: int = 24
     top: int = 10
     bottom: int = 40
 
     @property
     def plot_bottom(self) -> int:
         return self.height - self.bottom
+
+    @property
+    def plot_height(self) -> int:
+        return self.plot_bottom - self.top
 
     @property
     def plot_right(self) -> int:
@@ -164,7 +169,9 @@ def _volume(rows: QuerySet[QueryLogRow], first: datetime, last: datetime):
     buckets = [[start + width * i, 0] for i in range(n)]
     for at, count in counts.items():
         buckets[int((at - start) / width)][1] += count
-    unit = "hour" if step == timedelta(hours=1) else "day" if per == 1 else f"{per} days"
+    unit = (
+        "hour" if step == timedelta(hours=1) else "day" if per == 1 else f"{per} days"
+    )
     return buckets, width, unit
 
 
@@ -184,8 +191,12 @@ def _chart(rows: QuerySet[QueryLogRow], first: datetime, last: datetime) -> Char
     gap = slot * 0.2 if slot >= 4 else 0
     hourly = width < timedelta(days=1)
     every = next(
-        (h for h in LABEL_STEPS_HOURS if h * 3600 >= width.total_seconds()
-         and len(buckets) * width.total_seconds() / (h * 3600) <= 12),
+        (
+            h
+            for h in LABEL_STEPS_HOURS
+            if h * 3600 >= width.total_seconds()
+            and len(buckets) * width.total_seconds() / (h * 3600) <= 12
+        ),
         LABEL_STEPS_HOURS[-1],
     )
     previous_mark, previous_label = None, None
@@ -196,7 +207,12 @@ def _chart(rows: QuerySet[QueryLogRow], first: datetime, last: datetime) -> Char
         when = (
             f"{at:%Y-%m-%d %H:00}–{end:%H:00} UTC"
             if hourly
-            else f"{at:%Y-%m-%d}" + (f" – {end - timedelta(days=1):%Y-%m-%d}" if width > timedelta(days=1) else "")
+            else f"{at:%Y-%m-%d}"
+            + (
+                f" – {end - timedelta(days=1):%Y-%m-%d}"
+                if width > timedelta(days=1)
+                else ""
+            )
         )
         chart.bars.append(
             {
@@ -220,9 +236,7 @@ def _chart(rows: QuerySet[QueryLogRow], first: datetime, last: datetime) -> Char
             else:
                 line1 = f"{at:%b %d}"
                 line2 = f"{at:%Y}" if previous_label != at.year else ""
-            chart.labels.append(
-                {"x": round(x, 2), "line1": line1, "line2": line2}
-            )
+            chart.labels.append({"x": round(x, 2), "line1": line1, "line2": line2})
             previous_label = at.date() if every < 24 else at.year
         previous_mark = mark
     return chart
@@ -260,7 +274,9 @@ def _query_log_summary(incident: Incident) -> dict:
         "accounts": top,
         "account_total": account_total,
         "accounts_more": account_total - len(top),
-        "batches": list(batches.select_related("received_by", "evidence")[:RECENT_BATCHES]),
+        "batches": list(
+            batches.select_related("received_by", "evidence")[:RECENT_BATCHES]
+        ),
         "batch_total": batches.count(),
         "chart": _chart(rows, totals["first"], totals["last"]),
     }
@@ -279,7 +295,8 @@ def query_logs_tab(request: HttpRequest, reference: str) -> HttpResponse:
             after = _cursor_parse(request.GET["after"])
             if after is None:
                 messages.warning(
-                    request, "Ignored a malformed page position; showing the first page."
+                    request,
+                    "Ignored a malformed page position; showing the first page.",
                 )
         page, next_after = _rows_page(
             selectors.query_log_rows(incident, **filters), after

@@ -350,3 +350,28 @@
     update();
   });
 })();
+
+/* Dossier jobs: poll each unfinished job and move its progress bar; reload when one
+   finishes so the row shows its hash, pages and download link. */
+(function () {
+  "use strict";
+  var rows = document.querySelectorAll("tr[data-dossier]");
+  rows.forEach(function (row) {
+    var status = row.getAttribute("data-status");
+    if (status === "done" || status === "failed") return;
+    var bar = row.querySelector("[data-progress]");
+    var stage = row.querySelector("[data-stage]");
+    var poll = function () {
+      fetch(row.getAttribute("data-poll-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (job) {
+          if (bar) bar.value = job.progress;
+          if (stage) stage.textContent = job.progress + "% · " + (job.stage || job.status);
+          if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
+          setTimeout(poll, 1000);
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    };
+    setTimeout(poll, 500);
+  });
+})();

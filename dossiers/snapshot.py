@@ -1,0 +1,408 @@
+"""The case as it stands when a dossier job starts, as plain data for the renderer.
+
+Privileged notes and items never enter the snapshot except as privilege-log lines.
+Tables are capped here, not in the template, so a million-row case stays small.
+"""
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from dossiers.models import Dossier
+from evidence.models import CustodyEvent, Evidence, ForensicResult, QueryLogRow
+from evidence.services.custody import rfc3339
+from evidence.services.storage import CHUNK
+from incidents.models import Incident
+
+SECTIONS = (
+    "summary",
+    "facts",
+    "subjects",
+    "timeline",
+    "query_logs",
+    "alerts",
+    "forensic_results",
+    "exhibits",
+    "custody",
+    "notes",
+    "privilege_log",
+    "appendix",
+    "certification",
+)
+TOP_ACCOUNTS = 50
+EXCERPT_ROWS = 200
+CUSTODY_EVENTS_SHOWN = 100  # per exhibit; first and last halves when longer
+
+
+def _time(value) -> str | None:
+    return rfc3339(value) if value else None
+
+
+def _name(user) -> str:
+    if user is None:
+        return "system"
+    full = user.get_full_name()
+    return f"{full} ({user.username})" if full else user.username
+
+
+def legend(incident: Incident) -> str:
+    return (
+        "CONFIDENTIAL — ATTORNEY-CLIENT PRIVILEGED / ATTORNEY WORK PRODUCT — "
+        f"TLP:{incident.tlp.upper()}"
+    )
+
+
+def _exhibits(incident: Incident) -> list[Evidence]:
+    return list(
+        incident.evidence.filter(is_privileged=False)
+        .exclude(kind=Evidence.Kind.DOSSIER)
+        .select_related("received_by")
+        .order_by("exhibit_number")
+    )
+
+
+def _custody(items: list[Evidence]) -> tuple[list[dict], dict[int, str], int]:
+    by_item: dict[int, list[CustodyEvent]] = {item.pk: [] for item in items}
+    for event in CustodyEvent.objects.filter(evidence__in=items).order_by("seq"):
+        by_item[event.evidence_id].append(event)
+    custodians: dict[int, str] = {}
+    sections, total = [], 0
+    for item in items:
+        events = by_item[item.pk]
+        total += len(events)
+        custodian = item.received_by.username
+        for event in events:
+            if event.action == CustodyEvent.Action.TRANSFERRED:
+                custodian = event.details.get("to_custodian", custodian)
+        custodians[item.pk] = custodian
+        shown = events
+        omitted = 0
+        if len(events) > CUSTODY_EVENTS_SHOWN:
+            half = CUSTODY_EVENTS_SHOWN // 2
+            shown, omitted = (
+                events[:half] + events[-half:],
+                len(events) - CUSTODY_EVENTS_SHOWN,
+            )
+        sections.append(
+            {
+                "exhibit": item.exhibit,
+                "title": item.title,
+                "omitted": omitted,
+                "omitted_after": CUSTODY_EVENTS_SHOWN // 2 if omitted else None,
+                "events": [
+                    {
+                        "seq": e.seq,
+                        "action": e.action,
+                        "actor": e.actor_name,
+                        "at": _time(e.at),
+                        "location": e.location,
+                        "purpose": e.purpose,
+                        "sha256_observed": e.sha256_observed,
+                        "details": e.details,
+                        "entry_hash": e.entry_hash,
+                    }
+                    for e in shown
+                ],
+            }
+        )
+    return sections, custodians, total
+
+
+def _query_logs(incident: Incident) -> dict:
+    rows = QueryLogRow.objects.filter(incident=incident)
+    accounts = (
+        rows.order_by()
+        .values("account_id")
+        .annotate(
+            count=Count("id"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
+        )
+        .order_by("-count", "account_id")
+    )
+    hourly = (
+        rows.order_by()
+        .annotate(hour=TruncHour("timestamp"))
+        .values("hour")
+        .annotate(count=Count("id"))
+        .order_by("hour")
+    )
+    excerpt = rows.order_by("timestamp", "id").values(
+        "timestamp",
+        "account_id",
+        "ip",
+        "model",
+        "prompt",
+        "line",
+        "batch_id",
+        "row_sha256",
+    )[:EXCERPT_ROWS]
+    batches = incident.query_log_batches.filter(evidence__isnull=False).select_related(
+        "evidence"
+    )
+    total = rows.count()
+    return {
+        "rows": total,
+        "accounts_total": rows.order_by().values("account_id").distinct().count()
+        if total
+        else 0,
+        "accounts": [
+            {
+                "account_id": a["account_id"],
+                "count": a["count"],
+                "first_seen": _time(a["first_seen"]),
+                "last_seen": _time(a["last_seen"]),
+            }
+            for a in accounts[:TOP_ACCOUNTS]
+        ],
+        "hourly": [{"hour": _time(h["hour"]), "count": h["count"]} for h in hourly],
+        "batches": [
+            {
+                "id": b.pk,
+                "exhibit": b.evidence.exhibit,
+                "rows": b.rows,
+                "body_sha256": b.body_sha256,
+                "merkle_root": b.merkle_root,
+                "received_at": _time(b.received_at),
+            }
+            for b in batches
+        ],
+        "excerpt": [
+            {
+                "timestamp": _time(r["timestamp"]),
+                "account_id": r["account_id"],
+                "ip": r["ip"],
+                "model": r["model"],
+                "prompt": (r["prompt"] or "")[:200],
+                "line": r["line"],
+                "batch": r["batch_id"],
+                "row_sha256": r["row_sha256"],
+            }
+            for r in excerpt
+        ],
+        "export_name": "query-logs.csv",
+    }
+
+
+def _alerts(incident: Incident) -> list[dict]:
+    alerts = getattr(incident, "alerts", None)
+    if alerts is None:
+        return []
+    return [
+        {
+            "source": a.source,
+            "external_id": a.external_id,
+            "title": a.title,
+            "severity": a.severity,
+            "detected_at": _time(a.detected_at),
+            "score": a.score,
+            "occurrences": a.occurrences,
+            "signals": a.signals,
+        }
+        for a in alerts.order_by("first_seen")
+    ]
+
+
+def _forensics(incident: Incident) -> list[dict]:
+    results = (
+        ForensicResult.objects.filter(incident=incident, evidence__is_privileged=False)
+        .select_related("evidence", "submitted_by")
+        .prefetch_related("artefacts")
+    )
+    return [
+        {
+            "method": {
+                "family": r.method_family,
+                "name": r.method_name,
+                "version": r.method_version,
+            },
+            "suspect_model": r.suspect_model,
+            "parameters": r.parameters,
+            "statistic": {"name": r.statistic_name, "value": r.statistic_value},
+            "p_value": r.p_value,
+            "alpha": r.alpha,
+            "verdict": r.verdict,
+            "summary": r.summary,
+            "limitations": r.limitations,
+            "exhibit": r.evidence.exhibit,
+            "artefacts": [a.exhibit for a in r.artefacts.all()],
+            "submitted_by": r.submitted_by.username,
+            "submitted_at": _time(r.submitted_at),
+        }
+        for r in results
+    ]
+
+
+def build_snapshot(dossier: Dossier) -> dict[str, Any]:
+    incident = dossier.incident
+    items = _exhibits(incident)
+    custody, custodians, event_count = _custody(items)
+    query_logs = _query_logs(incident)
+    forensics = _forensics(incident)
+    alerts = _alerts(incident)
+    notes = incident.notes.select_related("author").order_by("created_at", "id")
+    privileged_items = incident.evidence.filter(is_privileged=True).select_related(
+        "received_by"
+    )
+    return {
+        "incident": {
+            "reference": incident.reference,
+            "title": incident.title,
+            "summary": incident.summary,
+            "kind": incident.get_kind_display(),
+            "severity": incident.get_severity_display(),
+            "tlp": incident.get_tlp_display(),
+            "status": incident.get_status_display(),
+            "owner": _name(incident.owner),
+            "created_at": _time(incident.created_at),
+            "detected_at": _time(incident.detected_at),
+            "affected_models": incident.affected_models,
+            "legal_hold": incident.is_under_legal_hold,
+        },
+        "prepared_by": _name(dossier.requested_by),
+        "prepared_for": dossier.prepared_for,
+        "generated_at": _time(timezone.now()),
+        "confidentiality": legend(incident),
+        "bates_prefix": dossier.bates_prefix,
+        "sections": list(dossier.sections),
+        "summary": {
+            "exhibits": len(items),
+            "custody_events": event_count,
+            "query_log_rows": query_logs["rows"],
+            "accounts": query_logs["accounts_total"],
+            "forensic_results": len(forensics),
+            "supports": sum(1 for r in forensics if r["verdict"] == "supports"),
+            "alerts": len(alerts),
+        },
+        "subjects": [
+            {"kind": s.get_kind_display(), "value": s.value, "note": s.note}
+            for s in incident.subjects.order_by("kind", "value")
+        ],
+        "timeline": [
+            {
+                "occurred_at": _time(t.occurred_at),
+                "recorded_at": _time(t.recorded_at),
+                "title": t.title,
+                "description": t.description,
+                "source": t.source,
+                "recorded_by": t.recorded_by.username,
+            }
+            for t in incident.timeline.select_related("recorded_by")
+        ],
+        "query_logs": query_logs,
+        "alerts": alerts,
+        "forensic_results": forensics,
+        "exhibits": [
+            {
+                "exhibit": item.exhibit,
+                "title": item.title,
+                "kind": item.get_kind_display(),
+                "size": item.size,
+                "sha256": item.sha256,
+                "media_type": item.media_type,
+                "original_name": item.original_name,
+                "received_at": _time(item.received_at),
+                "received_by": item.received_by.username,
+                "custodian": custodians[item.pk],
+                "withdrawn": item.is_withdrawn,
+            }
+            for item in items
+        ],
+        "custody": custody,
+        "notes": [
+            {
+                "author": n.author.username,
+                "created_at": _time(n.created_at),
+                "body": n.body,
+            }
+            for n in notes
+            if not n.is_privileged
+        ],
+        "privilege_log": [
+            {
+                "item": f"Note {n.pk}",
+                "date": _time(n.created_at),
+                "author": n.author.username,
+                "type": "Case note",
+                "basis": "Attorney-client privilege / attorney work product",
+            }
+            for n in notes
+            if n.is_privileged
+        ]
+        + [
+            {
+                "item": item.exhibit,
+                "date": _time(item.received_at),
+                "author": item.received_by.username,
+                "type": f"Evidence item ({item.get_kind_display()})",
+                "basis": "Attorney-client privilege / attorney work product",
+            }
+            for item in privileged_items
+        ],
+        "checkpoint": _checkpoint(),
+        "attachments": [],
+        "_exhibit_ids": [item.pk for item in items],
+    }
+
+
+def _checkpoint() -> dict | None:
+    from evidence.selectors import checkpoint_latest
+
+    checkpoint = checkpoint_latest()
+    if checkpoint is None:
+        return None
+    return {
+        "tree_size": checkpoint.tree_size,
+        "root_hash": checkpoint.root_hash,
+        "signed_at": checkpoint.signed_at,
+        "key_id": checkpoint.key_id,
+    }
+
+
+def write_query_log_export(incident: Incident, path: Path) -> None:
+    """Every row, streamed to CSV with its trace (batch, line, row hash)."""
+    columns = [
+        "batch",
+        "line",
+        "row_sha256",
+        "timestamp",
+        "account_id",
+        "request_id",
+        "org_id",
+        "api_key_fp",
+        "ip",
+        "user_agent",
+        "model",
+        "prompt",
+        "prompt_sha256",
+        "response",
+        "response_sha256",
+        "prompt_tokens",
+        "completion_tokens",
+        "params",
+        "extra",
+    ]
+    fields = ["batch_id", *columns[1:]]
+    rows = (
+        QueryLogRow.objects.filter(incident=incident)
+        .order_by("timestamp", "id")
+        .values_list(*fields)
+        .iterator(chunk_size=5000)
+    )
+    with path.open("w", newline="", encoding="utf-8", buffering=CHUNK) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            row = list(row)
+            row[3] = _time(row[3])
+            row[-2] = json.dumps(row[-2], sort_keys=True)
+            row[-1] = json.dumps(row[-1], sort_keys=True)
+            writer.writerow(row)
+
+
+def write_json(path: Path, data: Any) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=True)
