@@ -2,6 +2,7 @@
 forensic results. Same selectors as the API; every query is bounded, so a page's
 query count and cost do not grow with the number of rows shown."""
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -323,6 +324,12 @@ def _p_display(p: float) -> str:
     return f"{p:.4g}"
 
 
+def _value_display(value) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
 @login_required
 def forensic_results_tab(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
@@ -336,7 +343,8 @@ def forensic_results_tab(request: HttpRequest, reference: str) -> HttpResponse:
             "statistic_display": f"{result.statistic_value:.6g}",
             "is_significant": result.p_value <= result.alpha,
             "parameters": sorted(
-                (str(k), v) for k, v in (result.parameters or {}).items()
+                (str(k), _value_display(v))
+                for k, v in (result.parameters or {}).items()
             ),
         }
         for result in page
