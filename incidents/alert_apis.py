@@ -13,14 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents import alert_selectors, alerts, services
 from incidents import alert_serializers as s
-from incidents import alerts, services
 from incidents.apis import incident_or_404, paginated, render
 from incidents.models import Alert
 
 
 def alert_or_404(request: Request, pk: int) -> Alert:
-    alert = alerts.alert_get_for_user(request.user, pk)
+    alert = alert_selectors.alert_get_for_user(request.user, pk)
     if alert is None:
         raise NotFound()
     return alert
@@ -32,7 +32,7 @@ class AlertListApi(APIView):
 
     @extend_schema(responses=s.AlertOutput(many=True))
     def get(self, request: Request) -> Response:
-        queryset = alerts.alert_list_for_user(
+        queryset = alert_selectors.alert_list_for_user(
             request.user,
             status=request.query_params.get("status"),
             source=request.query_params.get("source"),

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.errors import InvalidInput
-from incidents import alerts, forms, selectors, services
+from incidents import alert_selectors, alerts, forms, selectors, services
 from incidents.models import Alert, Incident
 from incidents.views import _form_errors, _run
 
@@ -17,7 +17,7 @@ ALL = "all"
 
 
 def _alert_or_404(request: HttpRequest, pk: int) -> Alert:
-    alert = alerts.alert_get_for_user(request.user, pk)
+    alert = alert_selectors.alert_get_for_user(request.user, pk)
     if alert is None:
         raise Http404
     return alert
@@ -33,7 +33,7 @@ def _back(request: HttpRequest) -> HttpResponse:
 def alert_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "").strip() or Alert.Status.NEW
     source = request.GET.get("source", "").strip()
-    queryset = alerts.alert_list_for_user(
+    queryset = alert_selectors.alert_list_for_user(
         request.user, status=None if status == ALL else status, source=source or None
     )
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
@@ -47,8 +47,8 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
             "filters": {"status": status, "source": source},
             "query": query.urlencode(),
             "statuses": Alert.Status.choices,
-            "status_counts": alerts.alert_status_counts_for_user(request.user),
-            "sources": alerts.alert_sources_for_user(request.user),
+            "status_counts": alert_selectors.alert_status_counts_for_user(request.user),
+            "sources": alert_selectors.alert_sources_for_user(request.user),
             "can_edit": request.user.can_edit_cases,
         },
     )

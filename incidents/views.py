@@ -13,7 +13,7 @@ from accounts.services import membership_add, membership_remove
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
-from incidents.alerts import alert_list_for_incident
+from incidents.alert_selectors import alert_list_for_incident
 from incidents.models import Incident
 
 LIST_FILTERS = ("status", "severity", "kind", "owner", "q", "ordering")
