@@ -148,6 +148,9 @@ QUERY_LOG_MAX_INFLATED_BYTES = env.int(
     "QUERY_LOG_MAX_INFLATED_BYTES", default=16 * 1024**3
 )
 QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024**2)
+# Usernames who triage incidents that detector alerts open: the first owns them, all
+# become members (otherwise only the detector account and administrators see them).
+ALERT_TRIAGE_USERS = env.list("ALERT_TRIAGE_USERS", default=[])
 # Dossiers: a job with no progress for this long lost its worker and is re-queued.
 DOSSIER_STALE_SECONDS = env.int("DOSSIER_STALE_SECONDS", default=660)
 # PAdES signing identity (`manage.py create_signing_identity` makes a development one)

@@ -11,11 +11,13 @@ import math
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import membership_add
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents import services
 from incidents.history import history_record
@@ -230,6 +232,12 @@ def alert_receive(
             services._lock(incident) if incident else _correlate(by, clean_subjects)
         )
         if target is None:
+            # A detector's new incident goes to the triage team, so people see it.
+            team = list(
+                User.objects.filter(
+                    username__in=settings.ALERT_TRIAGE_USERS, is_active=True
+                ).order_by("username")
+            )
             target = services.incident_open(
                 by=by,
                 title=title,
@@ -240,8 +248,11 @@ def alert_receive(
                 detected_at=detected_at,
                 subjects=clean_subjects,
                 status=S.TRIAGE,
+                owner=team[0] if team else None,
                 allow_service=True,
             )
+            for member in team[1:]:
+                membership_add(incident=target, user=member, by=by)
         else:
             _add_subjects(target, by, clean_subjects)
             services._touch(target)

@@ -30,6 +30,15 @@ CONTRACT = {
     ("post", "/api/v1/incidents/{reference}/verify/"),
     ("post", "/api/v1/incidents/{reference}/legal-hold/"),
     ("get", "/api/v1/incidents/{reference}/custody-bundle/"),
+    ("post", "/api/v1/incidents/{reference}/query-logs/"),
+    ("get", "/api/v1/incidents/{reference}/query-logs/"),
+    ("get", "/api/v1/incidents/{reference}/query-logs/stats/"),
+    ("post", "/api/v1/alerts/"),
+    ("get", "/api/v1/alerts/"),
+    ("post", "/api/v1/incidents/{reference}/forensic-results/"),
+    ("post", "/api/v1/incidents/{reference}/dossiers/"),
+    ("get", "/api/v1/dossiers/{id}/"),
+    ("get", "/api/v1/dossiers/{id}/pdf/"),
 }
 
 

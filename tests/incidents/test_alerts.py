@@ -465,3 +465,31 @@ def test_an_alert_is_readable_by_whoever_sees_its_incident(posted, outsider, api
     assert visible.json()["dismissed_reason"] == ""
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json() == missing.json()
+
+
+def test_new_incidents_from_alerts_go_to_the_triage_team(
+    settings, service_user, api, db
+):
+    from tests.factories import UserFactory
+
+    lead = UserFactory(username="triage-lead", role="analyst")
+    second = UserFactory(username="triage-second", role="counsel")
+    settings.ALERT_TRIAGE_USERS = ["triage-second", "triage-lead", "nobody"]
+    response = api(service_user, "ingest").post(
+        "/api/v1/alerts/",
+        {
+            "source": "detector-x",
+            "external_id": "team-1",
+            "title": "Burst of templated prompts",
+            "severity": "high",
+            "detected_at": "2026-11-02T03:14:00Z",
+            "subjects": [{"kind": "ip", "value": "198.51.100.77"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    reference = response.json()["incident"]
+    for person in (lead, second):
+        seen = api(person).get(f"/api/v1/incidents/{reference}/")
+        assert seen.status_code == 200
+    assert seen.json()["owner"] == "triage-lead"

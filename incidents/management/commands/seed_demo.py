@@ -18,6 +18,7 @@ from evidence.services.items import custody_add, evidence_add, legal_hold_change
 from evidence.services.querylogs import query_log_ingest
 from evidence.uploads import hashed_upload
 from incidents import services
+from incidents.alerts import alert_receive
 from incidents.models import Incident
 
 DEMO_PASSWORD = "casebook-demo-2026"
@@ -41,10 +42,11 @@ class Command(BaseCommand):
             ).first() or user_create(
                 username=username, role=role, password=DEMO_PASSWORD, full_name=name
             )
-        if not User.objects.filter(username="detector").exists():
-            user_create(
-                username="detector", role=User.Role.SERVICE, full_name="Detection tool"
-            )
+        users["detector"] = User.objects.filter(
+            username="detector"
+        ).first() or user_create(
+            username="detector", role=User.Role.SERVICE, full_name="Detection tool"
+        )
 
         if Incident.objects.filter(title=DEMO_TITLE).exists():
             self.stdout.write("Demo case already present.")
@@ -87,7 +89,7 @@ class Command(BaseCommand):
                 {"kind": "user_agent", "value": "python-httpx/0.27.0"},
             ],
         )
-        for username in ("carol", "rachel"):
+        for username in ("carol", "rachel", "detector"):
             membership_add(incident=incident, user=users[username], by=alice)
         services.incident_transition(incident=incident, by=alice, to="triage")
         services.incident_transition(incident=incident, by=alice, to="investigating")
@@ -154,6 +156,36 @@ class Command(BaseCommand):
             due_on=(start + timedelta(days=10)).date(),
         )
         self._seed_evidence(incident, alice, carol, start)
+        alert_receive(
+            by=users["detector"],
+            source="extraction-detector",
+            external_id="cluster-2026-11-05-0007",
+            title="Linked account cluster harvesting chain-of-thought",
+            severity="critical",
+            detected_at=start + timedelta(days=3, hours=6),
+            model="atlas-2",
+            subjects=[
+                {"kind": "cidr", "value": "203.0.113.0/24"},
+                {"kind": "payment_fp", "value": "pf_9c1e44b0d2"},
+            ],
+            signals=[
+                {
+                    "name": "shared_payment_fingerprint",
+                    "value": 1873,
+                    "threshold": 20,
+                    "p_value": None,
+                    "explanation": "1,873 accounts pay with the same card fingerprint.",
+                },
+                {
+                    "name": "template_rate",
+                    "value": 0.94,
+                    "threshold": 0.3,
+                    "p_value": 1e-12,
+                    "explanation": "94% of prompts match one of 41 templates.",
+                },
+            ],
+            score=0.97,
+        )
 
     def _seed_evidence(
         self, incident, alice: User, carol: User, start: datetime
