@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dossiers.models import Dossier
 from evidence.models import CustodyEvent, Evidence, ForensicResult, QueryLogRow
+from evidence.querylog_parsing import ROW_COLUMNS
 from evidence.services.custody import rfc3339
 from evidence.services.storage import CHUNK
 from incidents.models import Incident
@@ -364,27 +365,7 @@ def _checkpoint() -> dict | None:
 
 def write_query_log_export(incident: Incident, path: Path) -> None:
     """Every row, streamed to CSV with its trace (batch, line, row hash)."""
-    columns = [
-        "batch",
-        "line",
-        "row_sha256",
-        "timestamp",
-        "account_id",
-        "request_id",
-        "org_id",
-        "api_key_fp",
-        "ip",
-        "user_agent",
-        "model",
-        "prompt",
-        "prompt_sha256",
-        "response",
-        "response_sha256",
-        "prompt_tokens",
-        "completion_tokens",
-        "params",
-        "extra",
-    ]
+    columns = ["batch", "line", "row_sha256", *ROW_COLUMNS]
     fields = ["batch_id", *columns[1:]]
     rows = (
         QueryLogRow.objects.filter(incident=incident)
