@@ -200,7 +200,7 @@ def _reset(database: Database) -> str:
         name = sql.Identifier(database.name)
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-        return admin.execute("SHOW server_version").fetchone()[0]
+        return admin.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
 def _drop(database: Database) -> None:

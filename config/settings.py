@@ -259,4 +259,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every page at INFO; a long dossier would flood the log.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -203,7 +203,7 @@ def _alerts(incident: Incident) -> list[dict]:
             "occurrences": a.occurrences,
             "signals": a.signals,
         }
-        for a in alerts.order_by("first_seen")
+        for a in alerts.order_by("first_seen_at")
     ]
 
 

@@ -309,6 +309,9 @@ def query_logs_tab(request: HttpRequest, reference: str) -> HttpResponse:
             is_filtered=bool(filters),
             is_later_page=after is not None,
             query=query,
+            query_but_account=urlencode(
+                {k: v for k, v in raw.items() if k != "account_id"}
+            ),
             next_query=urlencode({**raw, "after": next_after}) if next_after else "",
             form_values={k: request.GET.get(k, "") for k in ROW_FILTERS},
             page_size=PAGE_SIZE,

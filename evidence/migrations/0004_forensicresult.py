@@ -7,39 +7,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evidence', '0003_querylogbatch_querylogrow_and_more'),
-        ('incidents', '0004_alert'),
+        ("evidence", "0003_querylogbatch_querylogrow_and_more"),
+        ("incidents", "0004_alert"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ForensicResult',
+            name="ForensicResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method_family', models.CharField(max_length=100)),
-                ('method_name', models.CharField(max_length=200)),
-                ('method_version', models.CharField(max_length=100)),
-                ('suspect_model', models.CharField(max_length=200)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('statistic_name', models.CharField(max_length=100)),
-                ('statistic_value', models.FloatField()),
-                ('p_value', models.FloatField()),
-                ('alpha', models.FloatField()),
-                ('verdict', models.CharField(choices=[('supports', 'Supports'), ('inconclusive', 'Inconclusive'), ('does_not_support', 'Does not support')], max_length=20)),
-                ('summary', models.TextField()),
-                ('limitations', models.JSONField(blank=True, default=list)),
-                ('submitted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('artefacts', models.ManyToManyField(blank=True, related_name='+', to='evidence.evidence')),
-                ('evidence', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='forensic_result', to='evidence.evidence')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='forensic_results', to='incidents.incident')),
-                ('submitted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("method_family", models.CharField(max_length=100)),
+                ("method_name", models.CharField(max_length=200)),
+                ("method_version", models.CharField(max_length=100)),
+                ("suspect_model", models.CharField(max_length=200)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("statistic_name", models.CharField(max_length=100)),
+                ("statistic_value", models.FloatField()),
+                ("p_value", models.FloatField()),
+                ("alpha", models.FloatField()),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("supports", "Supports"),
+                            ("inconclusive", "Inconclusive"),
+                            ("does_not_support", "Does not support"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("summary", models.TextField()),
+                ("limitations", models.JSONField(blank=True, default=list)),
+                (
+                    "submitted_at",
+                    models.DateTimeField(default=django.utils.timezone.now),
+                ),
+                (
+                    "artefacts",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="evidence.evidence"
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="forensic_result",
+                        to="evidence.evidence",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="forensic_results",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['submitted_at', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('p_value__gte', 0), ('p_value__lte', 1)), name='forensic_p_value_range'), models.CheckConstraint(condition=models.Q(models.Q(('verdict', 'supports'), _negated=True), ('p_value__lte', models.F('alpha')), _connector='OR'), name='forensic_supports_needs_significance')],
+                "ordering": ["submitted_at", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("p_value__gte", 0), ("p_value__lte", 1)),
+                        name="forensic_p_value_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("verdict", "supports"), _negated=True),
+                            ("p_value__lte", models.F("alpha")),
+                            _connector="OR",
+                        ),
+                        name="forensic_supports_needs_significance",
+                    ),
+                ],
             },
         ),
     ]

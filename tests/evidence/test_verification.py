@@ -311,7 +311,9 @@ def test_demo_case_bundle_verifies_with_plain_python(db, api, tmp_path, settings
     carol = incident.memberships.get(user__username="carol").user
     assert incident.is_under_legal_hold
     actions = set(
-        CustodyEvent.objects.filter(evidence__incident=incident).values_list("action", flat=True)
+        CustodyEvent.objects.filter(evidence__incident=incident).values_list(
+            "action", flat=True
+        )
     )
     assert {"received", "transferred", "analysed", "sealed", "hold_set"} <= actions
     assert incident.query_log_batches.get().rows == 20_000

@@ -1,0 +1,565 @@
+"""Turn a case snapshot into the dossier PDF (PDF/A-3b with the exports attached).
+
+The only module that imports WeasyPrint. Everything the PDF shows comes from the
+snapshot through autoescaped Django templates; WeasyPrint may fetch nothing but the
+bundled fonts under ``dossiers/assets/``, so a note that contains markup prints as text
+and can never make the renderer reach the network or the file system.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import weasyprint
+from django.template.loader import render_to_string
+from weasyprint.css.counters import CounterStyle
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError, path2url
+
+logger = logging.getLogger(__name__)
+
+ASSETS_DIR = (Path(__file__).resolve().parent / "assets").resolve()
+TEMPLATE = "dossiers/pdf/dossier.html"
+STYLESHEET = "dossiers/pdf/dossier.css"
+PDF_VARIANT = "pdf/a-3b"
+
+SECTION_TITLES = {
+    "summary": "Executive summary",
+    "facts": "Incident facts",
+    "subjects": "Suspected actors and subjects",
+    "timeline": "Timeline",
+    "query_logs": "Query-log summary",
+    "alerts": "Alerts",
+    "forensic_results": "Forensic results",
+    "exhibits": "Exhibit index",
+    "custody": "Chain of custody",
+    "notes": "Notes",
+    "privilege_log": "Privilege log",
+    "appendix": "Appendix: query-log excerpts",
+    "certification": "Certification",
+}
+# Sections that start on a fresh page; the rest flow on.
+NEW_PAGE_SECTIONS = {"summary", "exhibits", "custody", "appendix", "certification"}
+
+# Caps that keep WeasyPrint's table layout fast; the snapshot usually caps already.
+MAX_ACCOUNTS = 50
+MAX_EXCERPT = 200
+MAX_BATCHES = 100
+CUSTODY_SHOWN = 100  # per exhibit: first and last half when longer
+MAX_BARS = 400
+CHART_WIDTH, CHART_HEIGHT = 640, 150
+CHART_LEFT, CHART_BOTTOM, CHART_TOP = 40, 22, 8
+
+
+@dataclass
+class Attachment:
+    """A file to embed in the PDF as a PDF/A-3 associated file."""
+
+    path: Path
+    name: str
+    media_type: str
+    description: str
+    relationship: str  # "Data" | "Source" | "Supplement"
+
+
+@dataclass
+class RenderResult:
+    pages: int
+    bates_first: str
+    bates_last: str
+
+
+class AssetOnlyFetcher(URLFetcher):
+    """Serve the bundled assets and refuse every other URL (http, file, data, ...)."""
+
+    def fetch(self, url, headers=None):
+        path = _asset_path(url)
+        if path is None:
+            logger.warning("dossier renderer refused to fetch %.200s", url)
+            raise URLFetchingError(f"Refused to fetch {url[:200]!r}")
+        return URLFetcherResponse(path2url(str(path)), path.read_bytes())
+
+
+def _asset_path(url: str) -> Path | None:
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    path = Path(unquote(parts.path)).resolve()
+    if not path.is_relative_to(ASSETS_DIR) or not path.is_file():
+        return None
+    return path
+
+
+class _AttachmentFetcher(URLFetcher):
+    """Hand WeasyPrint one attachment's bytes with its declared media type."""
+
+    def __init__(self, attachment: Attachment):
+        super().__init__()
+        self._attachment = attachment
+
+    def fetch(self, url, headers=None):
+        return URLFetcherResponse(
+            url,
+            self._attachment.path.read_bytes(),
+            headers={"Content-Type": self._attachment.media_type},
+        )
+
+
+def render_dossier(
+    snapshot: dict,
+    attachments: list[Attachment],
+    output: Path,
+    progress: Callable[[int, str], None],
+) -> RenderResult:
+    """Render ``snapshot`` to ``output`` as PDF/A-3b with ``attachments`` embedded."""
+    progress(20, "preparing")
+    context = build_context(snapshot)
+    html = render_to_string(TEMPLATE, context)
+    css = render_to_string(STYLESHEET, {})
+    fetcher = AssetOnlyFetcher()
+    base_url = path2url(str(ASSETS_DIR)) + "/"
+    # A user stylesheet's @font-face and @counter-style rules only count when the
+    # stylesheet and the document share these two registries.
+    font_config = FontConfiguration()
+    counter_style = CounterStyle()
+    stylesheet = weasyprint.CSS(
+        string=css,
+        base_url=base_url,
+        url_fetcher=fetcher,
+        font_config=font_config,
+        counter_style=counter_style,
+    )
+    progress(30, "laying out")
+    document = weasyprint.HTML(
+        string=html, base_url=base_url, url_fetcher=fetcher
+    ).render(
+        font_config=font_config,
+        counter_style=counter_style,
+        stylesheets=[stylesheet],
+        pdf_variant=PDF_VARIANT,
+    )
+    pages = len(document.pages)
+    progress(70, "writing PDF")
+    created = _parse_time(snapshot.get("generated_at")) or datetime.now(UTC)
+    embedded = [
+        weasyprint.Attachment(
+            url=path2url(str(item.path)),
+            url_fetcher=_AttachmentFetcher(item),
+            name=item.name,
+            description=item.description,
+            relationship=item.relationship,
+            created=created,
+            modified=created,
+        )
+        for item in attachments
+    ]
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    document.write_pdf(
+        target=str(output), pdf_variant=PDF_VARIANT, attachments=embedded
+    )
+    progress(80, "rendered")
+    prefix = context["bates_prefix"]
+    return RenderResult(
+        pages=pages, bates_first=bates(prefix, 1), bates_last=bates(prefix, pages)
+    )
+
+
+def bates(prefix: str, page: int) -> str:
+    """The Bates number of ``page``, as the page footer prints it."""
+    return f"{prefix}-{page:06d}"
+
+
+# --- context -------------------------------------------------------------------------
+
+
+def build_context(snapshot: dict) -> dict[str, Any]:
+    """Everything the templates print, already formatted as text and capped."""
+    incident = snapshot.get("incident") or {}
+    wanted = [s for s in snapshot.get("sections") or [] if s in SECTION_TITLES]
+    sections = [
+        {
+            "key": key,
+            "number": number,
+            "title": SECTION_TITLES[key],
+            "anchor": f"section-{key}",
+            "template": f"dossiers/pdf/_{key}.html",
+            "new_page": key in NEW_PAGE_SECTIONS,
+        }
+        for number, key in enumerate(wanted, start=1)
+    ]
+    generated_at = snapshot.get("generated_at")
+    exhibit_hashes = {
+        item.get("exhibit"): item.get("sha256")
+        for item in snapshot.get("exhibits") or []
+    }
+    return {
+        "incident": {
+            **incident,
+            "created_at": fmt_time(incident.get("created_at")),
+            "detected_at": fmt_time(incident.get("detected_at")),
+            "affected_models": list(incident.get("affected_models") or []),
+        },
+        "reference": incident.get("reference") or "",
+        "prepared_by": snapshot.get("prepared_by") or "",
+        "prepared_for": snapshot.get("prepared_for") or "",
+        "generated_at": fmt_time(generated_at),
+        "generated_date": fmt_date(generated_at),
+        "generated_iso": generated_at or "",
+        "legend": snapshot.get("confidentiality") or "CONFIDENTIAL",
+        "bates_prefix": snapshot.get("bates_prefix") or incident.get("reference") or "",
+        "sections": sections,
+        "summary": {
+            key: fmt_int(value)
+            for key, value in (snapshot.get("summary") or {}).items()
+        },
+        "subjects": snapshot.get("subjects") or [],
+        "timeline": [
+            {
+                **event,
+                "occurred_at": fmt_stamp(event.get("occurred_at")),
+                "recorded_at": fmt_stamp(event.get("recorded_at")),
+            }
+            for event in snapshot.get("timeline") or []
+        ],
+        "query_logs": _query_logs(snapshot.get("query_logs") or {}),
+        "alerts": [_alert(alert) for alert in snapshot.get("alerts") or []],
+        "forensic_results": [
+            _forensic(result) for result in snapshot.get("forensic_results") or []
+        ],
+        "exhibits": [
+            {
+                **item,
+                "size": fmt_size(item.get("size")),
+                "size_bytes": fmt_int(item.get("size")),
+                "received_at": fmt_stamp(item.get("received_at")),
+            }
+            for item in snapshot.get("exhibits") or []
+        ],
+        "custody": [
+            _custody(entry, exhibit_hashes) for entry in snapshot.get("custody") or []
+        ],
+        "custody_columns": CUSTODY_COLUMNS,
+        "notes": [
+            {**note, "created_at": fmt_time(note.get("created_at"))}
+            for note in snapshot.get("notes") or []
+        ],
+        "privilege_log": [
+            {**entry, "date": fmt_stamp(entry.get("date"))}
+            for entry in snapshot.get("privilege_log") or []
+        ],
+        "checkpoint": _checkpoint(snapshot.get("checkpoint")),
+        "attachments": [
+            {
+                **item,
+                "size": fmt_size(item.get("size")),
+                "size_bytes": fmt_int(item.get("size")),
+            }
+            for item in snapshot.get("attachments") or []
+        ],
+    }
+
+
+def _query_logs(logs: dict) -> dict[str, Any]:
+    accounts = logs.get("accounts") or []
+    excerpt = logs.get("excerpt") or []
+    batches = logs.get("batches") or []
+    return {
+        "rows": fmt_int(logs.get("rows") or 0),
+        "accounts_total": fmt_int(logs.get("accounts_total") or 0),
+        "accounts": [
+            {
+                **account,
+                "count": fmt_int(account.get("count")),
+                "first_seen": fmt_stamp(account.get("first_seen")),
+                "last_seen": fmt_stamp(account.get("last_seen")),
+            }
+            for account in accounts[:MAX_ACCOUNTS]
+        ],
+        "accounts_shown": min(len(accounts), MAX_ACCOUNTS),
+        "chart": hourly_chart(logs.get("hourly") or []),
+        "batches": [
+            {
+                **batch,
+                "rows": fmt_int(batch.get("rows")),
+                "received_at": fmt_stamp(batch.get("received_at")),
+            }
+            for batch in batches[:MAX_BATCHES]
+        ],
+        "batches_omitted": max(0, len(batches) - MAX_BATCHES),
+        "excerpt": [
+            {**row, "timestamp": fmt_time(row.get("timestamp"))}
+            for row in excerpt[:MAX_EXCERPT]
+        ],
+        "excerpt_shown": min(len(excerpt), MAX_EXCERPT),
+        "export_name": logs.get("export_name") or "",
+    }
+
+
+def _alert(alert: dict) -> dict[str, Any]:
+    return {
+        **alert,
+        "detected_at": fmt_time(alert.get("detected_at")),
+        "score": fmt_number(alert.get("score")),
+        "signals": [
+            {
+                **signal,
+                "value": fmt_number(signal.get("value")),
+                "threshold": fmt_number(signal.get("threshold")),
+                "p_value": fmt_number(signal.get("p_value")),
+            }
+            for signal in alert.get("signals") or []
+            if isinstance(signal, dict)
+        ],
+    }
+
+
+def _forensic(result: dict) -> dict[str, Any]:
+    statistic = result.get("statistic") or {}
+    parameters = result.get("parameters") or {}
+    return {
+        **result,
+        "method": result.get("method") or {},
+        "parameters": [
+            {"name": str(name), "value": fmt_value(value)}
+            for name, value in sorted(parameters.items())
+        ],
+        "statistic": {
+            "name": statistic.get("name") or "",
+            "value": fmt_number(statistic.get("value")),
+        },
+        "p_value": fmt_number(result.get("p_value")),
+        "alpha": fmt_number(result.get("alpha")),
+        "limitations": list(result.get("limitations") or []),
+        "artefacts": list(result.get("artefacts") or []),
+        "submitted_at": fmt_time(result.get("submitted_at")),
+    }
+
+
+def _custody(entry: dict, exhibit_hashes: dict[str, str]) -> dict[str, Any]:
+    """One exhibit's ledger, as light blocks: WeasyPrint lays tables out too slowly."""
+    receipt_hash = exhibit_hashes.get(entry.get("exhibit") or "")
+    events = [
+        _custody_event(event, receipt_hash) for event in entry.get("events") or []
+    ]
+    omitted = int(entry.get("omitted") or 0)
+    split = entry.get("omitted_after")
+    if not omitted and len(events) > CUSTODY_SHOWN:
+        half = CUSTODY_SHOWN // 2
+        omitted, split = len(events) - CUSTODY_SHOWN, half
+        events = events[:half] + events[-half:]
+    if not omitted:
+        split = None
+    elif split is None:
+        split = len(events) // 2
+    return {
+        "exhibit": entry.get("exhibit") or "",
+        "title": entry.get("title") or "",
+        "before": events[:split] if split is not None else events,
+        "after": events[split:] if split is not None else [],
+        "omitted": fmt_int(omitted) if omitted else "",
+    }
+
+
+CUSTODY_COLUMNS = f"{'Seq':>6}  {'Action':<11}  {'When (UTC)':<19}  Actor"
+
+
+def _custody_event(event: dict, receipt_hash: str | None) -> dict[str, Any]:
+    parsed = _parse_time(event.get("at"))
+    when = parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else str(event.get("at"))
+    head = (
+        f"{event.get('seq', '')!s:>6}  {event.get('action') or '':<11}  "
+        f"{when:<19}  {event.get('actor') or ''}"
+    )
+    where = " — ".join(
+        str(part) for part in (event.get("location"), event.get("purpose")) if part
+    )
+    context = " · ".join(
+        part for part in (where, fmt_details(event.get("details"))) if part
+    )
+    observed = event.get("sha256_observed") or ""
+    return {
+        "head": head,
+        "context": context,
+        "observed": observed,
+        "matches": bool(observed) and observed == receipt_hash,
+        "entry_hash": event.get("entry_hash") or "",
+    }
+
+
+def _checkpoint(checkpoint: dict | None) -> dict[str, Any] | None:
+    if not checkpoint:
+        return None
+    return {
+        **checkpoint,
+        "tree_size": fmt_int(checkpoint.get("tree_size")),
+        "signed_at": fmt_time(checkpoint.get("signed_at")),
+    }
+
+
+def hourly_chart(hourly: list[dict]) -> dict[str, Any] | None:
+    """Vector bars for the activity histogram; hours merge into days past MAX_BARS."""
+    counts: dict[datetime, int] = {}
+    for entry in hourly:
+        hour = _parse_time(entry.get("hour"))
+        if hour is not None:
+            hour = hour.replace(minute=0, second=0, microsecond=0)
+            counts[hour] = counts.get(hour, 0) + int(entry.get("count") or 0)
+    if not counts:
+        return None
+    first, last = min(counts), max(counts)
+    span_hours = int((last - first) / timedelta(hours=1)) + 1
+    if span_hours <= MAX_BARS:
+        step_hours, start, unit = 1, first, "hour"
+    else:
+        days = math.ceil(span_hours / 24 / MAX_BARS)
+        step_hours = 24 * days
+        start = first.replace(hour=0)
+        unit = "day" if days == 1 else f"{days} days"
+    buckets = int((last - start) / timedelta(hours=step_hours)) + 1
+    values = [0] * buckets
+    for hour, count in counts.items():
+        values[int((hour - start) / timedelta(hours=step_hours))] += count
+    peak = max(values) or 1
+    plot_width = CHART_WIDTH - CHART_LEFT - 4
+    plot_height = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
+    slot = plot_width / buckets
+    gap = slot * 0.15 if slot >= 3 else 0
+    bars = []
+    for index, value in enumerate(values):
+        if not value:
+            continue
+        height = max(value / peak * plot_height, 0.6)
+        bars.append(
+            {
+                "x": _num(CHART_LEFT + index * slot + gap / 2),
+                "y": _num(CHART_TOP + plot_height - height),
+                "width": _num(max(slot - gap, 0.3)),
+                "height": _num(height),
+            }
+        )
+    fmt = "%Y-%m-%d %H:00" if step_hours == 1 else "%Y-%m-%d"
+    end = start + timedelta(hours=step_hours * (buckets - 1))
+    baseline = CHART_TOP + plot_height
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "bars": bars,
+        "unit": unit,
+        "buckets": fmt_int(buckets),
+        "peak": fmt_int(max(values)),
+        "total": fmt_int(sum(values)),
+        "axis_x1": _num(CHART_LEFT),
+        "axis_x2": _num(CHART_WIDTH - 4),
+        "baseline": _num(baseline),
+        "top": _num(CHART_TOP),
+        "mid": _num(CHART_TOP + plot_height / 2),
+        "half_peak": fmt_int(max(values) // 2) if max(values) > 1 else "",
+        "label_y": _num(baseline + 13),
+        "label_left_x": _num(CHART_LEFT),
+        "label_right_x": _num(CHART_WIDTH - 4),
+        "label_x": _num(CHART_LEFT - 4),
+        "start_label": start.strftime(fmt),
+        "end_label": end.strftime(fmt),
+    }
+
+
+# --- formatting ----------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def fmt_time(value: Any) -> str:
+    """RFC 3339 in, "2026-01-05 13:04:05 UTC" out; unparseable text passes through."""
+    parsed = _parse_time(value)
+    if parsed is None:
+        return "" if value is None else str(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_stamp(value: Any) -> str:
+    """The compact form for table columns whose heading says "(UTC)"."""
+    parsed = _parse_time(value)
+    if parsed is None:
+        return "" if value is None else str(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_date(value: Any) -> str:
+    parsed = _parse_time(value)
+    if parsed is None:
+        return "" if value is None else str(value)
+    return f"{parsed:%B} {parsed.day}, {parsed.year}"
+
+
+def fmt_int(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "" if value is None else str(value)
+    return f"{value:,}"
+
+
+def fmt_number(value: Any) -> str:
+    """Numbers exactly as recorded (shortest round-trip form), never rounded."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def fmt_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_value(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float | int):
+        return fmt_number(value)
+    return "" if value is None else str(value)
+
+
+def fmt_details(details: Any) -> str:
+    if not details:
+        return ""
+    if isinstance(details, dict):
+        return "; ".join(f"{k}: {fmt_value(v)}" for k, v in details.items())
+    return fmt_value(details)
+
+
+def fmt_size(size: Any) -> str:
+    """Human size; the exact byte count is printed next to it (``fmt_int``)."""
+    if not isinstance(size, int) or isinstance(size, bool):
+        return "" if size is None else str(size)
+    value, unit = float(size), "B"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{size} B" if unit == "B" else f"{value:,.1f} {unit}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")

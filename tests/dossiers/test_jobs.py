@@ -1,0 +1,186 @@
+"""Dossier jobs through the API: queued at once, rendered by the task, stored as
+evidence with custody, recovered when a worker dies."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from dossiers.models import Dossier
+from dossiers.services import MAX_ATTEMPTS, dossier_recover_stale, dossier_render
+from evidence.models import CustodyEvent, Evidence
+from tests.evidence.conftest import upload
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.DOSSIER_SIGNING_KEY_PATH = tmp_path / "keys" / "signing.key"
+    settings.DOSSIER_SIGNING_CERT_PATH = tmp_path / "keys" / "signing.crt"
+
+
+@pytest.fixture
+def case(incident, analyst, counsel, api):
+    client = api(analyst)
+    upload(client, incident.reference, b"gateway export", "export.csv")
+    upload(client, incident.reference, b"counsel memo", "memo.txt", privileged="true")
+    client.post(
+        f"/api/v1/incidents/{incident.reference}/notes/",
+        {"body": "Reseller contacted <img src=http://evil.example/x>"},
+        format="json",
+    )
+    return incident
+
+
+def request_dossier(client, incident, **body):
+    return client.post(
+        f"/api/v1/incidents/{incident.reference}/dossiers/", body, format="json"
+    )
+
+
+def test_request_answers_202_queued(case, counsel, api):
+    response = request_dossier(api(counsel), case)
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["progress"]) == ("queued", 0)
+    assert body["url"].endswith(f"/api/v1/dossiers/{body['id']}/")
+    assert body["pdf_url"] is None and body["sha256"] is None
+
+
+def test_signed_dossier_is_rendered_stored_and_recorded(
+    case, counsel, api, django_capture_on_commit_callbacks
+):
+    # given
+    call_command("create_signing_identity", "--if-missing")
+    client = api(counsel)
+    # when: the request commits, the (eager) task renders it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = request_dossier(client, case, sign=True, bates_prefix="HYDRA")
+    job = client.get(response.json()["url"]).json()
+    # then
+    assert job["status"] == "done", job
+    assert job["progress"] == 100
+    assert job["bates_first"] == "HYDRA-000001"
+    assert job["bates_last"] == f"HYDRA-{job['pages']:06d}"
+    pdf = client.get(job["pdf_url"])
+    content = b"".join(pdf.streaming_content)
+    assert pdf["Content-Type"] == "application/pdf"
+    assert hashlib.sha256(content).hexdigest() == job["sha256"]
+    dossier = Dossier.objects.get(pk=job["id"])
+    assert dossier.evidence.kind == Evidence.Kind.DOSSIER
+    assert dossier.evidence.sha256 == job["sha256"]
+    exported = CustodyEvent.objects.filter(
+        action="exported", details__dossier=dossier.pk
+    )
+    # the non-privileged exhibit only; the privileged memo is withheld
+    assert sorted(e.evidence.original_name for e in exported) == ["export.csv"]
+    downloads = CustodyEvent.objects.filter(
+        evidence=dossier.evidence, action="downloaded"
+    )
+    assert downloads.count() == 1
+
+
+def test_rendering_twice_changes_nothing(
+    case, counsel, api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = request_dossier(api(counsel), case).json()
+    before = Dossier.objects.get(pk=job["id"])
+    assert dossier_render(dossier_id=job["id"]) is None
+    after = Dossier.objects.get(pk=job["id"])
+    assert (after.sha256, after.attempts, after.evidence_id) == (
+        before.sha256,
+        before.attempts,
+        before.evidence_id,
+    )
+
+
+def test_a_job_whose_worker_died_is_rendered_again(
+    case, counsel, api, django_capture_on_commit_callbacks
+):
+    job = request_dossier(api(counsel), case).json()
+    # given: a worker took the job and died mid-render
+    Dossier.objects.filter(pk=job["id"]).update(
+        status="rendering",
+        attempts=1,
+        stage="Laying out the document",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    # when: the recovery job runs (and the eager task renders the re-queued job)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dossier_recover_stale() == [job["id"]]
+    # then
+    dossier = Dossier.objects.get(pk=job["id"])
+    assert (dossier.status, dossier.attempts) == ("done", 2)
+
+
+def test_a_job_that_keeps_dying_ends_failed_with_the_reason(case, counsel, api):
+    job = request_dossier(api(counsel), case).json()
+    Dossier.objects.filter(pk=job["id"]).update(
+        status="rendering",
+        attempts=MAX_ATTEMPTS,
+        stage="Laying out the document",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    dossier_recover_stale()
+    dossier = Dossier.objects.get(pk=job["id"])
+    assert dossier.status == "failed"
+    assert "worker stopped" in dossier.error
+
+
+def test_a_live_job_is_not_taken_twice(case, counsel, api):
+    job = request_dossier(api(counsel), case).json()
+    Dossier.objects.filter(pk=job["id"]).update(
+        status="rendering", attempts=1, heartbeat_at=timezone.now()
+    )
+    assert dossier_render(dossier_id=job["id"]) is None
+    assert dossier_recover_stale() == []
+    assert Dossier.objects.get(pk=job["id"]).attempts == 1
+
+
+def test_signing_without_an_identity_fails_the_job_clearly(
+    case, counsel, api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = request_dossier(api(counsel), case, sign=True).json()
+    dossier = Dossier.objects.get(pk=job["id"])
+    assert dossier.status == "failed"
+    assert "create_signing_identity" in dossier.error
+    assert dossier.evidence is None
+
+
+def test_pdf_before_done_is_a_conflict(case, counsel, api):
+    job = request_dossier(api(counsel), case).json()
+    assert api(counsel).get(f"/api/v1/dossiers/{job['id']}/pdf/").status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"bates_prefix": "bad prefix!"}, "bates_prefix"),
+        ({"sections": ["gossip"]}, "sections"),
+    ],
+)
+def test_invalid_requests_are_refused(body, field, case, counsel, api):
+    response = request_dossier(api(counsel), case, **body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert not Dossier.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [("anonymous", 401), ("outsider", 404), ("reviewer", 403), ("service_user", 403)],
+)
+def test_who_may_request(caller, expected, case, request, api):
+    client = api() if caller == "anonymous" else api(request.getfixturevalue(caller))
+    assert request_dossier(client, case).status_code == expected
+    assert not Dossier.objects.exists()
+
+
+def test_dossiers_of_a_hidden_incident_are_not_found(case, counsel, outsider, api):
+    job = request_dossier(api(counsel), case).json()
+    assert api(outsider).get(f"/api/v1/dossiers/{job['id']}/").status_code == 404
+    assert api(outsider).get(f"/api/v1/dossiers/{job['id']}/pdf/").status_code == 404
