@@ -56,7 +56,9 @@ ROW_COLUMNS = (
 )
 MAX_COUNT = 2**31 - 1
 # What a stored row holds for a field the record left out.
-_DEFAULTS = tuple("" if name in STRINGS or name in HASHES else None for name in ROW_COLUMNS)
+_DEFAULTS = tuple(
+    "" if name in STRINGS or name in HASHES else None for name in ROW_COLUMNS
+)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
