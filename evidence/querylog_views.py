@@ -12,8 +12,9 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -144,23 +145,40 @@ class Chart:
         return self.width - self.right
 
 
+def _bucket_expression(hourly: bool):
+    if connection.vendor == "sqlite":
+        # SQLite holds datetimes as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", so a
+        # prefix is the truncation, done in SQL; Django's TruncHour there calls a
+        # Python function per row (about 10 s on a million rows).
+        return Substr("timestamp", 1, 13 if hourly else 10)
+    return (TruncHour if hourly else TruncDay)("timestamp", tzinfo=UTC)
+
+
+def _bucket_start(value, hourly: bool) -> datetime:
+    if isinstance(value, str):
+        return datetime.strptime(
+            value, "%Y-%m-%d %H" if hourly else "%Y-%m-%d"
+        ).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _volume(rows: QuerySet[QueryLogRow], first: datetime, last: datetime):
     """Counts per bucket from one GROUP BY: per hour when the span fits in MAX_BARS
     bars, else per day (then grouped into several days per bar if still too many)."""
     first, last = first.astimezone(UTC), last.astimezone(UTC)
     start = first.replace(minute=0, second=0, microsecond=0)
     hours = int((last - start) / timedelta(hours=1)) + 1
-    if hours <= MAX_BARS:
-        trunc, step, per = TruncHour("timestamp", tzinfo=UTC), timedelta(hours=1), 1
+    hourly = hours <= MAX_BARS
+    if hourly:
+        step, per = timedelta(hours=1), 1
     else:
         start = start.replace(hour=0)
         days = (last - start).days + 1
-        per = math.ceil(days / MAX_BARS)
-        trunc, step = TruncDay("timestamp", tzinfo=UTC), timedelta(days=1)
+        step, per = timedelta(days=1), math.ceil(days / MAX_BARS)
     counts = {
-        bucket["at"].astimezone(UTC): bucket["count"]
+        _bucket_start(bucket["at"], hourly): bucket["count"]
         for bucket in rows.order_by()
-        .annotate(at=trunc)
+        .annotate(at=_bucket_expression(hourly))
         .values("at")
         .annotate(count=Count("id"))
         .order_by("at")
