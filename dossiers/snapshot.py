@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count, Max, Min
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from dossiers.models import Dossier
 from evidence.models import CustodyEvent, Evidence, ForensicResult, QueryLogRow
 from evidence.querylog_parsing import ROW_COLUMNS
+from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
 from evidence.services.custody import rfc3339
 from evidence.services.storage import CHUNK
 from incidents.models import Incident
@@ -115,22 +114,9 @@ def _custody(items: list[Evidence]) -> tuple[list[dict], dict[int, str], int]:
 
 
 def _query_logs(incident: Incident) -> dict:
-    rows = QueryLogRow.objects.filter(incident=incident)
-    accounts = (
-        rows.order_by()
-        .values("account_id")
-        .annotate(
-            count=Count("id"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
-        )
-        .order_by("-count", "account_id")
-    )
-    hourly = (
-        rows.order_by()
-        .annotate(hour=TruncHour("timestamp"))
-        .values("hour")
-        .annotate(count=Count("id"))
-        .order_by("hour")
-    )
+    rows = query_log_rows(incident)
+    accounts = query_log_accounts(rows)
+    hourly = query_log_volume(rows, hourly=True)
     excerpt = rows.order_by("timestamp", "id").values(
         "timestamp",
         "account_id",
@@ -159,7 +145,7 @@ def _query_logs(incident: Incident) -> dict:
             }
             for a in accounts[:TOP_ACCOUNTS]
         ],
-        "hourly": [{"hour": _time(h["hour"]), "count": h["count"]} for h in hourly],
+        "hourly": [{"hour": _time(hour), "count": count} for hour, count in hourly],
         "batches": [
             {
                 "id": b.pk,

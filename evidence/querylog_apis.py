@@ -1,8 +1,6 @@
 """Query-log API (contract: "Query logs"): detectors post batches; people explore rows."""
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
-from django.db.models.functions import TruncHour
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -133,23 +131,8 @@ class QueryLogStatsApi(APIView):
         incident = incident_or_404(request, reference)
         require_content_reader(request.user)
         rows = selectors.query_log_rows(incident)
-        accounts = (
-            rows.order_by()
-            .values("account_id")
-            .annotate(
-                count=Count("id"),
-                first_seen=Min("timestamp"),
-                last_seen=Max("timestamp"),
-            )
-            .order_by("-count", "account_id")
-        )
-        hourly = (
-            rows.order_by()
-            .annotate(hour=TruncHour("timestamp"))
-            .values("hour")
-            .annotate(count=Count("id"))
-            .order_by("hour")
-        )
+        accounts = selectors.query_log_accounts(rows)
+        hourly = selectors.query_log_volume(rows, hourly=True)
         field = serializers.DateTimeField()
         return Response(
             {
@@ -164,8 +147,8 @@ class QueryLogStatsApi(APIView):
                     for a in accounts
                 ],
                 "hourly": [
-                    {"hour": field.to_representation(h["hour"]), "count": h["count"]}
-                    for h in hourly
+                    {"hour": field.to_representation(hour), "count": count}
+                    for hour, count in hourly
                 ],
             }
         )

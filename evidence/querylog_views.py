@@ -12,9 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
-from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -145,23 +143,6 @@ class Chart:
         return self.width - self.right
 
 
-def _bucket_expression(hourly: bool):
-    if connection.vendor == "sqlite":
-        # SQLite holds datetimes as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", so a
-        # prefix is the truncation, done in SQL; Django's TruncHour there calls a
-        # Python function per row (about 10 s on a million rows).
-        return Substr("timestamp", 1, 13 if hourly else 10)
-    return (TruncHour if hourly else TruncDay)("timestamp", tzinfo=UTC)
-
-
-def _bucket_start(value, hourly: bool) -> datetime:
-    if isinstance(value, str):
-        return datetime.strptime(
-            value, "%Y-%m-%d %H" if hourly else "%Y-%m-%d"
-        ).replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def _volume(rows: QuerySet[QueryLogRow], first: datetime, last: datetime):
     """Counts per bucket from one GROUP BY: per hour when the span fits in MAX_BARS
     bars, else per day (then grouped into several days per bar if still too many)."""
@@ -175,14 +156,7 @@ def _volume(rows: QuerySet[QueryLogRow], first: datetime, last: datetime):
         start = start.replace(hour=0)
         days = (last - start).days + 1
         step, per = timedelta(days=1), math.ceil(days / MAX_BARS)
-    counts = {
-        _bucket_start(bucket["at"], hourly): bucket["count"]
-        for bucket in rows.order_by()
-        .annotate(at=_bucket_expression(hourly))
-        .values("at")
-        .annotate(count=Count("id"))
-        .order_by("at")
-    }
+    counts = dict(selectors.query_log_volume(rows, hourly=hourly))
     width = step * per
     n = int((last - start) / width) + 1
     buckets = [[start + width * i, 0] for i in range(n)]
@@ -271,14 +245,7 @@ def _query_log_summary(incident: Incident) -> dict:
     )
     if not totals["rows"]:
         return {"rows": 0}
-    accounts = (
-        rows.order_by()
-        .values("account_id")
-        .annotate(
-            count=Count("id"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
-        )
-        .order_by("-count", "account_id")
-    )
+    accounts = selectors.query_log_accounts(rows)
     account_total = rows.order_by().values("account_id").distinct().count()
     top = list(accounts[:TOP_ACCOUNTS])
     biggest = top[0]["count"] if top else 1
