@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench bench-dossier
 
 run:
 	@bin/bootstrap run
@@ -27,3 +27,10 @@ format:
 bench:
 	@bin/bootstrap run
 	$(VENV)/bin/python -m bench.ingest
+
+# Dossier rendering: a 1,000,000-row case (50 exhibits x 20 custody events, 5 forensic
+# results) against a bare 5,000-row WeasyPrint table (BENCH_ROWS to change). Needs
+# PostgreSQL; drops and recreates casebook_bench (see bench/dossier.py).
+bench-dossier:
+	@bin/bootstrap run
+	$(VENV)/bin/python -m bench.dossier

@@ -3,6 +3,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -39,6 +40,11 @@ def _body(detail: str, errors: list[dict] | None = None) -> dict:
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(_body(exc.detail, exc.errors), status=exc.status_code)
+    if isinstance(exc, DataError):
+        # Last line of defence: a value the database refuses (e.g. U+0000 inside a
+        # JSON object on PostgreSQL) is bad input, and its transaction rolled back.
+        reason = str(exc).splitlines()[0] if str(exc) else "value out of range"
+        return Response(_body(f"A value could not be stored: {reason}."), status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):

@@ -111,6 +111,22 @@ def _timestamp(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _reject_nul(value: Any, field: str | None) -> None:
+    """PostgreSQL cannot store U+0000 in text or jsonb; name the field that has one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _Invalid(
+                field, "contains a NUL character (\\u0000), which cannot be stored"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, field or key)
+            _reject_nul(item, field or key)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item, field)
+
+
 def normalise(record: Any) -> dict:
     """Validate one record; return it normalised, unknown fields moved under `extra`."""
     if not isinstance(record, dict):
@@ -237,6 +253,8 @@ def parse_ndjson(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
             yield LineError(number, None, f"not valid JSON: {error}")
             continue
         try:
+            if b"\\u0000" in line:  # rare: only then walk the record
+                _reject_nul(record, None)
             yield to_row(number, normalise(record))
         except _Invalid as error:
             yield LineError(number, error.field, error.message)
@@ -301,7 +319,10 @@ def parse_csv(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
             )
             continue
         try:
-            yield to_row(start, normalise(_csv_record(header, values)))
+            record = _csv_record(header, values)
+            if any("\\u0000" in value for value in values):
+                _reject_nul(record, None)
+            yield to_row(start, normalise(record))
         except _Invalid as error:
             yield LineError(start, error.field, error.message)
 

@@ -86,6 +86,11 @@ def forensic_result_record(
         alpha=alpha,
         verdict=verdict,
     )
+    if (
+        "\\u0000"
+        in canonical_json({"parameters": parameters, "method": method}).decode()
+    ):
+        raise InvalidInput.for_field("parameters", "contains a NUL character (\\u0000)")
     artefact_ids = list(dict.fromkeys(artefacts or []))
     items = {
         item.pk: item

@@ -151,3 +151,9 @@ def test_reviewer_cannot_record_and_outsider_sees_nothing(
         .status_code
         == 404
     )
+
+
+def test_a_nul_character_inside_parameters_is_bad_input(incident, analyst, api):
+    response = post(api(analyst), incident, result(parameters={"note": "a\u0000b"}))
+    assert response.status_code == 400
+    assert ForensicResult.objects.count() == 0 and Evidence.objects.count() == 0

@@ -379,3 +379,18 @@ def test_stats_count_accounts_and_hours(incident, tool, analyst, api):
         {"hour": "2026-11-02T03:00:00.000000Z", "count": 9},
         {"hour": "2026-11-02T05:00:00.000000Z", "count": 1},
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (json.dumps(record(0, prompt="a\u0000b")).encode(), "prompt"),
+        (json.dumps(record(0, params={"stop": ["\u0000"]})).encode(), "params"),
+        (json.dumps(record(0, custom="x\u0000")).encode(), "custom"),
+    ],
+)
+def test_nul_characters_are_refused_not_a_server_error(line, field, incident, tool):
+    response = post(tool, incident, line + b"\n")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert nothing_stored()
