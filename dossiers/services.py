@@ -167,12 +167,12 @@ def dossier_render(*, dossier_id: int) -> Dossier | None:
         snapshot = build_snapshot(dossier)
         exhibit_ids = snapshot.pop("_exhibit_ids")
         _set_progress(dossier.pk, 12, "Exporting attachments")
-        attachments = _attachments(dossier, snapshot, workdir)
+        attachments, digests = _attachments(dossier, snapshot, workdir)
         snapshot["attachments"] = [
             {
                 "name": a.name,
                 "media_type": a.media_type,
-                "sha256": _sha256(a.path),
+                "sha256": digests.get(a.name) or _sha256(a.path),
                 "size": a.path.stat().st_size,
                 "description": a.description,
             }
@@ -208,7 +208,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list:
+def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> tuple[list, dict]:
+    """The files to embed, and the SHA-256 of each (hashed once: exports are large)."""
     from dossiers.rendering import Attachment
 
     incident = dossier.incident
@@ -241,6 +242,7 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list:
     files.append(
         Attachment(alerts, "alerts.json", "application/json", "Detector alerts", "Data")
     )
+    digests = {a.name: _sha256(a.path) for a in files}
     manifest = workdir / "manifest.json"
     write_json(
         manifest,
@@ -256,7 +258,7 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list:
                 for e in snapshot["exhibits"]
             ],
             "attachments": [
-                {"name": a.name, "media_type": a.media_type, "sha256": _sha256(a.path)}
+                {"name": a.name, "media_type": a.media_type, "sha256": digests[a.name]}
                 for a in files
             ],
             "custody_checkpoint": snapshot["checkpoint"],
@@ -271,7 +273,7 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list:
             "Supplement",
         )
     )
-    return files
+    return files, digests
 
 
 def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
