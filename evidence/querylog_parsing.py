@@ -108,7 +108,10 @@ def _timestamp(value: Any) -> datetime:
         raise _Invalid("timestamp", f"'{value[:60]}' is not an RFC 3339 time") from None
     if moment.tzinfo is None:
         raise _Invalid("timestamp", "needs a UTC offset (e.g. Z or +02:00)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise _Invalid("timestamp", "is outside the years 1 to 9999 in UTC") from None
 
 
 def _reject_nul(value: Any, field: str | None) -> None:
@@ -320,7 +323,7 @@ def parse_csv(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
             continue
         try:
             record = _csv_record(header, values)
-            if any("\\u0000" in value for value in values):
+            if any("\\u0000" in value or "\x00" in value for value in values):
                 _reject_nul(record, None)
             yield to_row(start, normalise(record))
         except _Invalid as error:

@@ -153,7 +153,14 @@ def incident_open(
         membership_add(incident=incident, user=by, by=by)
         if incident.owner_id != by.pk:
             membership_add(incident=incident, user=incident.owner, by=by)
-        for kind_, value, note in dict.fromkeys(normalised_subjects):
+        unique: dict[tuple[str, str], str] = {}
+        for (
+            kind_,
+            value,
+            note,
+        ) in normalised_subjects:  # one per (kind, value): the first
+            unique.setdefault((kind_, value), note)
+        for (kind_, value), note in unique.items():
             _subject_create(
                 incident=incident, by=by, kind=kind_, value=value, note=note
             )

@@ -86,15 +86,21 @@ def forensic_result_record(
         alpha=alpha,
         verdict=verdict,
     )
-    if (
-        "\\u0000"
-        in canonical_json({"parameters": parameters, "method": method}).decode()
-    ):
+    try:
+        encoded = canonical_json({"parameters": parameters, "method": method}).decode()
+    except UnicodeEncodeError:
+        raise InvalidInput.for_field("parameters", "contains invalid Unicode") from None
+    if "\\u0000" in encoded:
         raise InvalidInput.for_field("parameters", "contains a NUL character (\\u0000)")
     artefact_ids = list(dict.fromkeys(artefacts or []))
+    # Only items the caller may see count as this incident's evidence.
+    from evidence.selectors import evidence_visible_to
+
     items = {
         item.pk: item
-        for item in Evidence.objects.filter(incident=incident, pk__in=artefact_ids)
+        for item in evidence_visible_to(by).filter(
+            incident=incident, pk__in=artefact_ids
+        )
     }
     for index, artefact_id in enumerate(artefact_ids):
         if artefact_id not in items:

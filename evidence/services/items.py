@@ -127,8 +127,13 @@ def evidence_add(
             incident=incident,
             actor=by,
             action="evidence.received",
-            summary=f"Received {item.exhibit}: {title}",
-            after={"exhibit": item.exhibit, "sha256": sha256, "size": upload.size},
+            # A privileged item's title and hash stay out of the (widely read) history.
+            summary=f"Received a privileged item ({item.exhibit})"
+            if privileged
+            else f"Received {item.exhibit}: {title}",
+            after={"exhibit": item.exhibit}
+            if privileged
+            else {"exhibit": item.exhibit, "sha256": sha256, "size": upload.size},
         )
     return item
 
@@ -171,7 +176,10 @@ def custody_add(
         details.update(tool=tool.strip(), tool_version=(tool_version or "").strip())
     observed, _ = blob_rehash(evidence.blob)
     with transaction.atomic():
-        item = Evidence.objects.select_for_update().get(pk=evidence.pk)
+        # Lock order of every custody writer: incident, then item, then ledger head;
+        # NO KEY UPDATE so the ledger's foreign-key checks on the item never wait on it.
+        _lock_incident(evidence.incident)
+        item = Evidence.objects.select_for_update(no_key=True).get(pk=evidence.pk)
         if item.is_withdrawn:
             raise Conflict(
                 f"{item.exhibit} was withdrawn; no further custody is recorded."
@@ -216,7 +224,7 @@ def evidence_withdraw(*, evidence: Evidence, by: User, reason: str) -> Evidence:
         raise InvalidInput.for_field("reason", "A withdrawal needs a reason.")
     with transaction.atomic():
         incident = _lock_incident(evidence.incident)
-        item = Evidence.objects.select_for_update().get(pk=evidence.pk)
+        item = Evidence.objects.select_for_update(no_key=True).get(pk=evidence.pk)
         if incident.is_under_legal_hold:
             raise Conflict(
                 f"{incident.reference} is under legal hold; nothing can be withdrawn."

@@ -320,3 +320,20 @@ def test_naive_collected_at_is_refused(incident, analyst, api):
 def test_upload_by_a_non_member_admin_role_reaches_any_incident(incident, admin, api):
     assert upload(api(admin), incident.reference).status_code == 201
     assert admin.role == User.Role.ADMIN
+
+
+def test_privileged_item_title_and_hash_stay_out_of_the_history(
+    incident, counsel, reviewer, api
+):
+    upload(
+        api(counsel),
+        incident.reference,
+        b"memo",
+        title="Settlement strategy",
+        privileged="true",
+    )
+    history = api(reviewer).get(
+        f"/api/v1/incidents/{incident.reference}/history/?page_size=100"
+    )
+    assert "Settlement strategy" not in history.content.decode()
+    assert hashlib.sha256(b"memo").hexdigest() not in history.content.decode()

@@ -157,3 +157,14 @@ def test_a_nul_character_inside_parameters_is_bad_input(incident, analyst, api):
     response = post(api(analyst), incident, result(parameters={"note": "a\u0000b"}))
     assert response.status_code == 400
     assert ForensicResult.objects.count() == 0 and Evidence.objects.count() == 0
+
+
+def test_an_artefact_the_caller_cannot_see_is_refused(
+    incident, counsel, service_user, api
+):
+    memo = upload(api(counsel), incident.reference, b"memo", privileged="true").json()
+    response = post(
+        api(service_user, "ingest"), incident, result(artefacts=[memo["id"]])
+    )
+    assert response.status_code == 400
+    assert not CustodyEvent.objects.filter(action="analysed").exists()

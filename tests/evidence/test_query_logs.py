@@ -394,3 +394,20 @@ def test_nul_characters_are_refused_not_a_server_error(line, field, incident, to
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
     assert nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_times_outside_the_utc_range_are_line_errors(moment, incident, tool):
+    response = post(tool, incident, ndjson([record(0, timestamp=moment)]))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "timestamp"
+
+
+def test_a_raw_nul_byte_in_csv_is_a_line_error(incident, tool):
+    body = b"timestamp,account_id\n2026-01-01T00:00:00Z,a\x00b\n"
+    response = post(tool, incident, body, "text/csv")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["line"] == 2
+    assert nothing_stored()

@@ -68,3 +68,21 @@ def test_history_page_lists_the_history(client, incident, analyst):
     page = client.get(f"/incidents/{incident.reference}/history/")
     assert page.status_code == 200
     assert b"open" in page.content and b"triage" in page.content
+
+
+def test_duplicate_subjects_with_different_notes_open_one_subject(analyst, api, db):
+    response = api(analyst).post(
+        "/api/v1/incidents/",
+        {
+            "title": "Dup",
+            "kind": "other",
+            "severity": "low",
+            "subjects": [
+                {"kind": "ip", "value": "1.2.3.4"},
+                {"kind": "ip", "value": "1.2.3.4", "note": "again"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    assert len(response.json()["subjects"]) == 1
