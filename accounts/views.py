@@ -26,7 +26,9 @@ class SignInView(LoginView):
         # and a full-width "ａｌｉｃｅ" sign in as alice, so their failures count
         # against alice and cannot be used to step around the throttle.
         field = self.get_form_class().base_fields["username"]
-        return field.to_python(self.request.POST.get("username", ""))[:150]
+        # NUL cannot be stored in PostgreSQL text; no username contains one anyway.
+        posted = self.request.POST.get("username", "").replace("\x00", "")
+        return field.to_python(posted)[:150]
 
     def post(self, request, *args, **kwargs):
         username = self.posted_username()

@@ -79,7 +79,10 @@ def _cursor_parse(text: str) -> tuple[datetime, int] | None:
         return None
     if not 0 < number < 2**63:
         return None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC), number
+    try:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC), number
+    except OverflowError:  # a time at the edge of the calendar is no valid position
+        return None
 
 
 def _rows_page(

@@ -185,7 +185,7 @@ def test_next_page_keeps_the_filters(incident, ingest, analyst, client):
         "2026-11-02T03:00:00Z,abc",
         "2026-11-02T03:00:00Z,-5",
         "2026-11-02T03:00:00Z,99999999999999999999999",
-        "%00%ff",
+        "%ff",
     ],
 )
 def test_malformed_cursor_shows_the_first_page(
