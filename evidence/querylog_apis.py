@@ -78,6 +78,13 @@ class RowCursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def decode_cursor(self, request):
+        # DRF answers 404 for a cursor it cannot read; the contract says 400.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
 
 class QueryLogListApi(APIView):
     required_scope = "ingest"

@@ -52,7 +52,8 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
 def install_hashing_upload_handler(request) -> None:
     """Call before anything reads the body; refuses at once a declared oversize body."""
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    length = request.META.get("CONTENT_LENGTH") or ""
+    declared = int(length) if length.isdigit() else 0
     # Multipart framing and the other form fields add a little to the file itself.
     if declared > upload_limit() + 1024 * 1024:
         raise PayloadTooLarge(upload_limit())

@@ -411,3 +411,11 @@ def test_a_raw_nul_byte_in_csv_is_a_line_error(incident, tool):
     assert response.status_code == 400
     assert response.json()["errors"][0]["line"] == 2
     assert nothing_stored()
+
+
+def test_an_invalid_cursor_is_a_400(incident, tool, analyst, api):
+    post(tool, incident, ndjson([record(0)]))
+    path = f"/api/v1/incidents/{incident.reference}/query-logs/?cursor=garbage"
+    response = api(analyst).get(path)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
