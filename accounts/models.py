@@ -34,6 +34,11 @@ class User(AbstractUser):
         return self.is_admin or self.role in (self.Role.ANALYST, self.Role.COUNSEL)
 
     @property
+    def can_submit_evidence(self) -> bool:
+        """Case editors and detection tools push evidence, logs, alerts and results."""
+        return self.can_edit_cases or self.role == self.Role.SERVICE
+
+    @property
     def can_see_privileged(self) -> bool:
         """Privileged (attorney work product) notes stay with the case team."""
         return self.can_edit_cases

@@ -11,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotAllowed
 from evidence import selectors
 from evidence import serializers as s
 from evidence.services.access import evidence_download, require_content_reader
@@ -162,8 +161,6 @@ class CustodyBundleApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="application/zip")})
     def get(self, request: Request, reference: str):
         incident = incident_or_404(request, reference)
-        if request.user.role == "service":
-            raise NotAllowed("Detection-tool accounts cannot export evidence.")
         items = list(selectors.evidence_list_for_user(request.user, incident))
         include_files = request.query_params.get("files", "1") not in (
             "0",

@@ -33,7 +33,7 @@ S = Incident.Status
 
 
 def require_alert_sender(user: User) -> None:
-    if not (user.can_edit_cases or user.role == User.Role.SERVICE):
+    if not user.can_submit_evidence:
         raise NotAllowed(f"Your role ({user.role}) cannot post alerts.")
 
 

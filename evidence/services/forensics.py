@@ -77,7 +77,7 @@ def forensic_result_record(
     `forensic_result` evidence item with a `received` event, and every artefact gets
     an `analysed` event naming the method and version.
     """
-    if not (by.can_edit_cases or by.role == User.Role.SERVICE):
+    if not by.can_submit_evidence:
         raise NotAllowed(f"Your role ({by.role}) cannot record forensic results.")
     _check_statistics(
         statistic_name=statistic["name"],

@@ -71,7 +71,7 @@ def evidence_add(
     `upload` must come through HashingUploadHandler (it carries `sha256` and `head`).
     Records a `received` custody event with the hash computed while receiving.
     """
-    if not (by.can_edit_cases or by.role == User.Role.SERVICE):
+    if not by.can_submit_evidence:
         raise NotAllowed(f"Your role ({by.role}) cannot add evidence.")
     title = (title or "").strip()
     if not title:

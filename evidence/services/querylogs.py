@@ -106,7 +106,7 @@ def query_log_ingest(
     a `received` custody event. A repeated Idempotency-Key with the same body returns
     the first batch; with another body it is a Conflict.
     """
-    if not (by.can_edit_cases or by.role == User.Role.SERVICE):
+    if not by.can_submit_evidence:
         raise NotAllowed(f"Your role ({by.role}) cannot add query logs.")
     media_type = _media_type(content_type)
     encoding = _encoding(content_encoding)
