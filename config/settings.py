@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "incidents",
     "evidence",
     "dossiers",
+    "analysis",
 ]
 
 MIDDLEWARE = [
