@@ -236,7 +236,7 @@ def _child_render_dossier(dossier_id: int) -> dict:
 
     def attachments(*args, **kwargs) -> list:
         files = make_attachments(*args, **kwargs)
-        attached.extend((a.name, a.path.stat().st_size) for a in files)
+        attached.extend((a.name, a.size) for a in files)
         return files
 
     started = 0.0

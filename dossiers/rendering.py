@@ -1,4 +1,4 @@
-"""Turn a case snapshot into the dossier PDF (PDF/A-3b with the exports attached).
+"""Turn a case snapshot into the dossier PDF (PDF/A-3b).
 
 The only module that imports WeasyPrint. Everything the PDF shows comes from the
 snapshot through autoescaped Django templates; WeasyPrint may fetch nothing but the
@@ -59,17 +59,6 @@ CHART_LEFT, CHART_BOTTOM, CHART_TOP = 40, 22, 8
 
 
 @dataclass
-class Attachment:
-    """A file to embed in the PDF as a PDF/A-3 associated file."""
-
-    path: Path
-    name: str
-    media_type: str
-    description: str
-    relationship: str  # "Data" | "Source" | "Supplement"
-
-
-@dataclass
 class RenderResult:
     pages: int
     bates_first: str
@@ -97,28 +86,14 @@ def _asset_path(url: str) -> Path | None:
     return path
 
 
-class _AttachmentFetcher(URLFetcher):
-    """Hand WeasyPrint one attachment's bytes with its declared media type."""
-
-    def __init__(self, attachment: Attachment):
-        super().__init__()
-        self._attachment = attachment
-
-    def fetch(self, url, headers=None):
-        return URLFetcherResponse(
-            url,
-            self._attachment.path.read_bytes(),
-            headers={"Content-Type": self._attachment.media_type},
-        )
-
-
 def render_dossier(
     snapshot: dict,
-    attachments: list[Attachment],
     output: Path,
     progress: Callable[[int, str], None],
 ) -> RenderResult:
-    """Render ``snapshot`` to ``output`` as PDF/A-3b with ``attachments`` embedded."""
+    """Render ``snapshot`` to ``output`` as PDF/A-3b. The attachments the snapshot
+    lists are embedded afterwards (dossiers/attachments.py): WeasyPrint would read
+    each into memory and recompress it."""
     progress(20, "preparing")
     context = build_context(snapshot)
     html = render_to_string(TEMPLATE, context)
@@ -147,24 +122,9 @@ def render_dossier(
     )
     pages = len(document.pages)
     progress(70, "writing PDF")
-    created = _parse_time(snapshot.get("generated_at")) or datetime.now(UTC)
-    embedded = [
-        weasyprint.Attachment(
-            url=path2url(str(item.path)),
-            url_fetcher=_AttachmentFetcher(item),
-            name=item.name,
-            description=item.description,
-            relationship=item.relationship,
-            created=created,
-            modified=created,
-        )
-        for item in attachments
-    ]
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    document.write_pdf(
-        target=str(output), pdf_variant=PDF_VARIANT, attachments=embedded
-    )
+    document.write_pdf(target=str(output), pdf_variant=PDF_VARIANT)
     progress(80, "rendered")
     prefix = context["bates_prefix"]
     return RenderResult(

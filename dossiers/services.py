@@ -6,7 +6,7 @@ import logging
 import re
 import shutil
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -16,13 +16,15 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.errors import InvalidInput, NotAllowed
-from dossiers.models import Dossier
-from dossiers.snapshot import (
-    SECTIONS,
-    build_snapshot,
-    write_json,
-    write_query_log_export,
+from dossiers.attachments import (
+    Attachment,
+    PackedFile,
+    embed_attachments,
+    pack_json,
 )
+from dossiers.exports import query_log_export
+from dossiers.models import Dossier
+from dossiers.snapshot import SECTIONS, build_snapshot
 from evidence.models import CustodyEvent, Evidence
 from evidence.services.custody import custody_batch
 from evidence.services.items import evidence_add
@@ -167,25 +169,28 @@ def dossier_render(*, dossier_id: int) -> Dossier | None:
         snapshot = build_snapshot(dossier)
         exhibit_ids = snapshot.pop("_exhibit_ids")
         _set_progress(dossier.pk, 12, "Exporting attachments")
-        attachments, digests = _attachments(dossier, snapshot, workdir)
+        attachments = _attachments(dossier, snapshot, workdir)
         snapshot["attachments"] = [
             {
                 "name": a.name,
                 "media_type": a.media_type,
-                "sha256": digests.get(a.name) or _sha256(a.path),
-                "size": a.path.stat().st_size,
+                "sha256": a.sha256,
+                "size": a.size,
                 "description": a.description,
             }
             for a in attachments
         ]
         _set_progress(dossier.pk, 20, "Laying out the document")
-        pdf = workdir / "dossier.pdf"
+        laid_out = workdir / "dossier-layout.pdf"
         result = rendering.render_dossier(
             snapshot,
-            attachments,
-            pdf,
+            laid_out,
             progress=lambda percent, stage: _set_progress(dossier.pk, percent, stage),
         )
+        _set_progress(dossier.pk, 80, "Embedding the attachments")
+        pdf = workdir / "dossier.pdf"
+        embed_attachments(laid_out, pdf, attachments, created=_generated_at(snapshot))
+        laid_out.unlink()
         if dossier.sign:
             from dossiers import signing
 
@@ -208,72 +213,67 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> tuple[list, dict]:
-    """The files to embed, and the SHA-256 of each (hashed once: exports are large)."""
-    from dossiers.rendering import Attachment
+def _generated_at(snapshot: dict) -> datetime:
+    return datetime.fromisoformat(snapshot["generated_at"].replace("Z", "+00:00"))
 
+
+def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attachment]:
+    """The files to embed, each deflated and hashed as it is written."""
     incident = dossier.incident
     files = []
     if "query_logs" in dossier.sections or "appendix" in dossier.sections:
-        export = workdir / "query-logs.csv"
-        write_query_log_export(incident, export)
+        with PackedFile(workdir / "query-logs.csv.deflate") as packed:
+            query_log_export(incident, packed)
         files.append(
-            Attachment(
-                export,
+            packed.attachment(
                 "query-logs.csv",
                 "text/csv",
                 "Every query-log row with its trace",
                 "Data",
             )
         )
-    forensic = workdir / "forensic-results.json"
-    write_json(forensic, snapshot["forensic_results"])
     files.append(
-        Attachment(
-            forensic,
+        pack_json(
+            workdir / "forensic-results.json.deflate",
+            snapshot["forensic_results"],
             "forensic-results.json",
-            "application/json",
             "Forensic results",
             "Data",
         )
     )
-    alerts = workdir / "alerts.json"
-    write_json(alerts, snapshot["alerts"])
     files.append(
-        Attachment(alerts, "alerts.json", "application/json", "Detector alerts", "Data")
+        pack_json(
+            workdir / "alerts.json.deflate",
+            snapshot["alerts"],
+            "alerts.json",
+            "Detector alerts",
+            "Data",
+        )
     )
-    digests = {a.name: _sha256(a.path) for a in files}
-    manifest = workdir / "manifest.json"
-    write_json(
-        manifest,
-        {
-            "incident": incident.reference,
-            "dossier": dossier.pk,
-            "generated_at": snapshot["generated_at"],
-            "exhibits": [
-                {
-                    k: e[k]
-                    for k in ("exhibit", "title", "size", "sha256", "original_name")
-                }
-                for e in snapshot["exhibits"]
-            ],
-            "attachments": [
-                {"name": a.name, "media_type": a.media_type, "sha256": digests[a.name]}
-                for a in files
-            ],
-            "custody_checkpoint": snapshot["checkpoint"],
-        },
-    )
+    manifest = {
+        "incident": incident.reference,
+        "dossier": dossier.pk,
+        "generated_at": snapshot["generated_at"],
+        "exhibits": [
+            {k: e[k] for k in ("exhibit", "title", "size", "sha256", "original_name")}
+            for e in snapshot["exhibits"]
+        ],
+        "attachments": [
+            {"name": a.name, "media_type": a.media_type, "sha256": a.sha256}
+            for a in files
+        ],
+        "custody_checkpoint": snapshot["checkpoint"],
+    }
     files.append(
-        Attachment(
+        pack_json(
+            workdir / "manifest.json.deflate",
             manifest,
             "manifest.json",
-            "application/json",
             "Every exhibit and attachment with its SHA-256",
             "Supplement",
         )
     )
-    return files, digests
+    return files
 
 
 def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:

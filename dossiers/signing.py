@@ -7,10 +7,9 @@ with them the PDF/A-3 structure and the embedded files, stay exactly as they wer
 from pathlib import Path
 
 from django.conf import settings
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.sign import fields, signers, timestamps
+
+from dossiers.attachments import incremental_update
 
 FIELD_NAME = "Signature1"
 REASON = "Casebook dossier"
@@ -51,20 +50,6 @@ def sign_pdf(source: Path, output: Path) -> None:
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     with Path(source).open("rb") as inf, partial.open("wb") as outf:
-        writer = IncrementalPdfFileWriter(inf)
-        _align_producer(writer)
+        writer = incremental_update(inf)
         pdf_signer.sign_pdf(writer, output=outf)
     partial.replace(output)
-
-
-def _align_producer(writer: IncrementalPdfFileWriter) -> None:
-    """Keep the Info dictionary's /Producer equal to the XMP pdf:Producer.
-
-    pyHanko rewrites the XMP producer as "pyHanko x.y" but appends to the Info entry
-    ("WeasyPrint; pyHanko"); PDF/A requires the two to match, so set both the same.
-    """
-    if "/Info" not in writer.trailer:
-        return
-    info = generic.DictionaryObject(writer.trailer["/Info"])
-    info["/Producer"] = generic.TextStringObject(VENDOR)
-    writer.set_info(info)

@@ -4,19 +4,14 @@ Privileged notes and items never enter the snapshot except as privilege-log line
 Tables are capped here, not in the template, so a million-row case stays small.
 """
 
-import csv
-import json
-from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
 
 from dossiers.models import Dossier
-from evidence.models import CustodyEvent, Evidence, ForensicResult, QueryLogRow
-from evidence.querylog_parsing import ROW_COLUMNS
+from evidence.models import CustodyEvent, Evidence, ForensicResult
 from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
 from evidence.services.custody import rfc3339
-from evidence.services.storage import CHUNK
 from incidents.models import Incident
 
 SECTIONS = (
@@ -347,29 +342,3 @@ def _checkpoint() -> dict | None:
         "signed_at": checkpoint.signed_at,
         "key_id": checkpoint.key_id,
     }
-
-
-def write_query_log_export(incident: Incident, path: Path) -> None:
-    """Every row, streamed to CSV with its trace (batch, line, row hash)."""
-    columns = ["batch", "line", "row_sha256", *ROW_COLUMNS]
-    fields = ["batch_id", *columns[1:]]
-    rows = (
-        QueryLogRow.objects.filter(incident=incident)
-        .order_by("timestamp", "id")
-        .values_list(*fields)
-        .iterator(chunk_size=5000)
-    )
-    with path.open("w", newline="", encoding="utf-8", buffering=CHUNK) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            row = list(row)
-            row[3] = _time(row[3])
-            row[-2] = json.dumps(row[-2], sort_keys=True)
-            row[-1] = json.dumps(row[-1], sort_keys=True)
-            writer.writerow(row)
-
-
-def write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=True)

@@ -4,6 +4,7 @@ import hashlib
 import re
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pikepdf
@@ -11,11 +12,11 @@ import pytest
 from pypdf import PdfReader
 
 from dossiers import rendering
+from dossiers.attachments import Attachment, PackedFile, embed_attachments
 from dossiers.rendering import (
     ASSETS_DIR,
     SECTION_TITLES,
     AssetOnlyFetcher,
-    Attachment,
     render_dossier,
 )
 from tests.dossiers.snapshots import HOSTILE_NOTE, make_snapshot
@@ -24,29 +25,34 @@ PREFIX = "INC20260001"
 REFERENCE = "INC-2026-0001"
 
 
-def _attachments(directory: Path) -> tuple[list[Attachment], list[dict]]:
+def _attachments(
+    directory: Path,
+) -> tuple[list[Attachment], list[dict], dict[str, bytes]]:
     files = [
         ("query-logs.csv", "text/csv", "Every query-log row", "Data"),
         ("custody-bundle.zip", "application/zip", "Custody ledger bundle", "Source"),
         ("snapshot.json", "application/json", "Case snapshot", "Supplement"),
     ]
-    attachments, manifest = [], []
+    attachments, manifest, contents = [], [], {}
     for index, (name, media_type, description, relationship) in enumerate(files):
-        path = directory / name
-        path.write_bytes(f"{name}\n".encode() + bytes(range(256)) * (index + 3))
+        data = f"{name}\n".encode() + bytes(range(256)) * (index + 3)
+        contents[name] = data
+        with PackedFile(directory / f"{name}.deflate") as packed:
+            packed.write(data[:100])
+            packed.write(data[100:])
         attachments.append(
-            Attachment(path, name, media_type, description, relationship)
+            packed.attachment(name, media_type, description, relationship)
         )
         manifest.append(
             {
                 "name": name,
                 "media_type": media_type,
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "size": path.stat().st_size,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
                 "description": description,
             }
         )
-    return attachments, manifest
+    return attachments, manifest, contents
 
 
 class FetchSpy:
@@ -69,18 +75,20 @@ class FetchSpy:
 @pytest.fixture(scope="module")
 def dossier(tmp_path_factory):
     directory = tmp_path_factory.mktemp("dossier")
-    attachments, manifest = _attachments(directory)
+    attachments, manifest, contents = _attachments(directory)
     snapshot = make_snapshot(excerpt_rows=300, exhibits=10, attachments=manifest)
     spy, steps = FetchSpy(), []
     with pytest.MonkeyPatch.context() as monkeypatch:
         spy.install(monkeypatch)
         result = render_dossier(
             snapshot,
-            attachments,
-            directory / "dossier.pdf",
+            directory / "layout.pdf",
             lambda percent, stage: steps.append((percent, stage)),
         )
     path = directory / "dossier.pdf"
+    embed_attachments(
+        directory / "layout.pdf", path, attachments, created=datetime.now(UTC)
+    )
     layout = subprocess.run(
         ["pdftotext", "-layout", str(path), "-"],
         capture_output=True,
@@ -92,6 +100,7 @@ def dossier(tmp_path_factory):
         "result": result,
         "snapshot": snapshot,
         "attachments": attachments,
+        "contents": contents,
         "manifest": manifest,
         "fetched": spy.urls,
         "steps": steps,
@@ -244,10 +253,10 @@ def test_attachments_extract_with_hash_relationship_and_media_type(dossier):
         for attachment in dossier["attachments"]:
             spec = embedded[attachment.name]
             data = spec.get_file().read_bytes()
-            assert (
-                hashlib.sha256(data).hexdigest()
-                == hashlib.sha256(attachment.path.read_bytes()).hexdigest()
-            )
+            assert data == dossier["contents"][attachment.name]
+            assert hashlib.sha256(data).hexdigest() == attachment.sha256
+            assert spec.get_file().size == len(data)
+            assert spec.get_file().md5 == hashlib.md5(data).digest()
             assert spec.obj.AFRelationship == f"/{attachment.relationship}"
             assert spec.get_file().mime_type == attachment.media_type
             assert attachment.name in associated
@@ -340,7 +349,7 @@ def test_long_custody_record_shows_first_and_last_fifty(tmp_path):
         "30",
     )
 
-    render_dossier(snapshot, [], tmp_path / "c.pdf", lambda *_: None)
+    render_dossier(snapshot, tmp_path / "c.pdf", lambda *_: None)
     text = "\n".join(
         page.extract_text() for page in PdfReader(tmp_path / "c.pdf").pages
     )
@@ -350,7 +359,7 @@ def test_long_custody_record_shows_first_and_last_fifty(tmp_path):
 def test_omitted_sections_and_empty_lists(tmp_path):
     snapshot = make_snapshot(sections=["summary", "subjects", "notes", "alerts"])
     snapshot.update(subjects=[], notes=[], alerts=[])
-    result = render_dossier(snapshot, [], tmp_path / "s.pdf", lambda *_: None)
+    result = render_dossier(snapshot, tmp_path / "s.pdf", lambda *_: None)
     text = "\n".join(
         page.extract_text() for page in PdfReader(tmp_path / "s.pdf").pages
     )
@@ -367,7 +376,7 @@ def test_big_case_renders(tmp_path):
         excerpt_rows=200, exhibits=50, custody_events=20, hourly_bars=1000
     )
     started = time.monotonic()
-    result = render_dossier(snapshot, [], tmp_path / "big.pdf", lambda *_: None)
+    result = render_dossier(snapshot, tmp_path / "big.pdf", lambda *_: None)
     elapsed = time.monotonic() - started
     print(f"big dossier: {result.pages} pages in {elapsed:.1f} s")
     assert result.pages > 40

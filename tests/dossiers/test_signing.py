@@ -25,7 +25,7 @@ from tests.dossiers.snapshots import make_snapshot
 def unsigned(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("unsigned") / "dossier.pdf"
     snapshot = make_snapshot(sections=["summary", "exhibits", "certification"])
-    render_dossier(snapshot, [], path, lambda *_: None)
+    render_dossier(snapshot, path, lambda *_: None)
     return path
 
 

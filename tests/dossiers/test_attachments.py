@@ -1,0 +1,123 @@
+"""What an outside expert gets from a finished dossier: the attachments extract from the
+stored PDF, the manifest's hashes match them, the query-log export holds every row with
+its trace, and the signature still covers it all."""
+
+import csv
+import hashlib
+import io
+import json
+import subprocess
+
+import pikepdf
+import pytest
+from django.core.management import call_command
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from dossiers.exports import COLUMNS
+from evidence.models import QueryLogRow
+from evidence.services.custody import rfc3339
+from tests.evidence.test_query_logs import ndjson, post, record
+
+TRICKY_PROMPT = 'He said "stop", then: a,b;c\nnew line — 漢字 and ümlaut'
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.DOSSIER_SIGNING_KEY_PATH = tmp_path / "keys" / "signing.key"
+    settings.DOSSIER_SIGNING_CERT_PATH = tmp_path / "keys" / "signing.crt"
+    settings.DOSSIER_TSA_URL = ""
+
+
+@pytest.fixture
+def finished(
+    incident, counsel, service_user, api, tmp_path, django_capture_on_commit_callbacks
+):
+    rows = [record(i) for i in range(40)]
+    rows[7] = record(7, prompt=TRICKY_PROMPT, params={"n": 3, "logprobs": True})
+    rows[9] = record(9, ip="2001:db8::1", prompt_tokens=None)
+    rows[11] = record(11, extra_field="kept under extra")
+    assert post(api(service_user, "ingest"), incident, ndjson(rows)).status_code == 201
+    call_command("create_signing_identity", stdout=io.StringIO())
+    client = api(counsel)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/incidents/{incident.reference}/dossiers/",
+            {"sign": True},
+            format="json",
+        )
+    job = client.get(response.json()["url"]).json()
+    assert job["status"] == "done", job
+    path = tmp_path / "stored.pdf"
+    path.write_bytes(b"".join(client.get(job["pdf_url"]).streaming_content))
+    return {"path": path, "incident": incident, "job": job}
+
+
+def _attachments(path) -> dict[str, bytes]:
+    with pikepdf.open(path) as pdf:
+        return {
+            name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()
+        }
+
+
+def test_manifest_names_every_attachment_with_its_hash(finished):
+    files = _attachments(finished["path"])
+    manifest = json.loads(files["manifest.json"])
+    assert {a["name"] for a in manifest["attachments"]} | {"manifest.json"} == set(
+        files
+    )
+    for entry in manifest["attachments"]:
+        assert hashlib.sha256(files[entry["name"]]).hexdigest() == entry["sha256"]
+
+
+def test_query_log_export_holds_every_row_with_its_trace(finished):
+    export = _attachments(finished["path"])["query-logs.csv"].decode("utf-8")
+    records = list(csv.DictReader(io.StringIO(export)))
+    assert tuple(csv.reader(io.StringIO(export.splitlines()[0]))) == (list(COLUMNS),)
+    stored = list(
+        QueryLogRow.objects.filter(incident=finished["incident"]).order_by(
+            "timestamp", "id"
+        )
+    )
+    assert len(records) == len(stored) == 40
+    for exported, row in zip(records, stored, strict=True):
+        assert exported["batch"] == str(row.batch_id)
+        assert exported["line"] == str(row.line)
+        assert exported["row_sha256"] == row.row_sha256
+        assert exported["timestamp"] == rfc3339(row.timestamp)
+        assert exported["ip"] == (row.ip or "")
+        assert exported["prompt"] == row.prompt
+        assert exported["prompt_tokens"] == (
+            "" if row.prompt_tokens is None else str(row.prompt_tokens)
+        )
+        assert json.loads(exported["params"]) == row.params
+        assert json.loads(exported["extra"]) == row.extra
+    assert any(r["prompt"] == TRICKY_PROMPT for r in records)
+    assert any(r["ip"] == "2001:db8::1" for r in records)
+
+
+def test_signed_dossier_with_attachments_validates_and_checks(finished, settings):
+    check = subprocess.run(
+        ["qpdf", "--check", str(finished["path"])], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    trust = load_cert_from_pemder(str(settings.DOSSIER_SIGNING_CERT_PATH))
+    with finished["path"].open("rb") as handle:
+        [signature] = PdfFileReader(handle).embedded_signatures
+        status = validate_pdf_signature(
+            signature, ValidationContext(trust_roots=[trust])
+        )
+    assert status.intact and status.valid
+    assert status.coverage.name == "ENTIRE_FILE"
+    with pikepdf.open(finished["path"]) as pdf:
+        meta = pdf.open_metadata()
+        assert meta.get("pdfaid:part") == "3"
+        assert pdf.docinfo["/Producer"] == meta.get("pdf:Producer")
+        associated = {str(spec.UF) for spec in pdf.Root.AF}
+        assert associated == set(pdf.attachments)
+        for spec in pdf.attachments.values():
+            assert spec.get_file().mime_type in ("text/csv", "application/json")
+            assert "/ModDate" in spec.obj.EF.F.Params
