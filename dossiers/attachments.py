@@ -41,30 +41,41 @@ class Attachment:
     relationship: str  # "Data" | "Source" | "Supplement"
     size: int  # of the file itself, before compression
     sha256: str
-    md5: bytes  # the PDF's /CheckSum
 
 
 class PackedFile:
     """A write-only binary file that deflates what it is given to ``path`` and hashes
-    the uncompressed bytes (SHA-256 for the manifest, MD5 for the PDF's checksum)."""
+    the uncompressed bytes with SHA-256.
+
+    Writes are gathered into blocks of about a megabyte first: COPY hands over one
+    row at a time, and hashing and compressing a million small pieces one by one
+    costs more than the work itself. (The PDF's optional MD5 /CheckSum is left out;
+    the manifest's SHA-256 is the check that counts.)"""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: BinaryIO = path.open("wb")
         self._deflate = zlib.compressobj(COMPRESSION_LEVEL)
         self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._pending = bytearray()
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._sha256.update(data)
-        self._md5.update(data)
-        self.size += len(data)
-        self._handle.write(self._deflate.compress(data))
+        self._pending += data
+        if len(self._pending) >= CHUNK:
+            self._drain()
         return len(data)
+
+    def _drain(self) -> None:
+        block = bytes(self._pending)
+        self._pending.clear()
+        self._sha256.update(block)
+        self.size += len(block)
+        self._handle.write(self._deflate.compress(block))
 
     def close(self) -> None:
         if not self._handle.closed:
+            self._drain()
             self._handle.write(self._deflate.flush())
             self._handle.close()
 
@@ -86,7 +97,6 @@ class PackedFile:
             relationship=relationship,
             size=self.size,
             sha256=self._sha256.hexdigest(),
-            md5=self._md5.digest(),
         )
 
 
@@ -115,9 +125,6 @@ class _DeflatedFileStream(generic.StreamObject):
                     {
                         generic.NameObject("/Size"): generic.NumberObject(
                             attachment.size
-                        ),
-                        generic.NameObject("/CheckSum"): generic.ByteStringObject(
-                            attachment.md5
                         ),
                         generic.NameObject("/CreationDate"): generic.pdf_date(created),
                         generic.NameObject("/ModDate"): generic.pdf_date(created),
