@@ -1,12 +1,15 @@
 """Evidence bytes in Django's storage, named by SHA-256 and written once."""
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 
 import filetype
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import IntegrityError, transaction
+from django.utils._os import safe_makedirs
 
 from evidence.models import Blob
 
@@ -41,16 +44,115 @@ def detect_media_type(head: bytes, original_name: str = "") -> str:
 
 
 class _HashingFile(File):
-    """Feeds every chunk the storage backend reads to `digest` on the way."""
+    """Feeds each byte the storage backend reads to `digest`, once.
+
+    Backends read through `chunks()` or `read()` and may seek back to read again (boto3
+    checksums the body before sending it); only bytes past what was already hashed
+    count, so a reread adds nothing and a skipped byte leaves the digest wrong.
+    """
 
     def __init__(self, source: File, digest, name: str) -> None:
         super().__init__(source, name=name)
-        self.source, self.digest = source, digest
+        self.digest, self.position, self.hashed = digest, 0, 0
 
-    def chunks(self, chunk_size=None):
-        for chunk in self.source.chunks(CHUNK):
-            self.digest.update(chunk)
-            yield chunk
+    def read(self, size: int = -1) -> bytes:
+        data = self.file.read(size)
+        end = self.position + len(data)
+        if self.position <= self.hashed < end:
+            self.digest.update(data[self.hashed - self.position :])
+            self.hashed = end
+        self.position = end
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self.file.seek(offset, whence)
+        self.position = self.file.tell()
+        return self.position
+
+
+def _mismatch(sha256: str) -> OSError:
+    return OSError(f"stored copy of {sha256} did not match what was received")
+
+
+def _stored_sha256(storage: Storage, name: str) -> str | None:
+    """SHA-256 of what `storage` holds under `name`; None when it holds nothing."""
+    digest = hashlib.sha256()
+    try:
+        with storage.open(name, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def _publish_to_folder(
+    storage: FileSystemStorage, name: str, source: File, sha256: str
+) -> None:
+    """Write `source` to a temporary file beside `name`, then link it to `name`.
+
+    A name appears complete, read-only and with the right bytes, or not at all; when an
+    upload of the same bytes published it first, its copy is checked and kept.
+    """
+    final = storage.path(name)
+    folder = os.path.dirname(final)
+    if storage.directory_permissions_mode is None:
+        os.makedirs(folder, exist_ok=True)
+    else:
+        safe_makedirs(folder, storage.directory_permissions_mode, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out:
+            source.seek(0)
+            for chunk in source.chunks(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise _mismatch(sha256)
+        if storage.file_permissions_mode is not None:
+            os.chmod(temporary, storage.file_permissions_mode)
+        try:
+            os.link(temporary, final)  # never replaces an existing name
+        except FileExistsError:
+            if _stored_sha256(storage, name) != sha256:
+                raise OSError(f"{name} is stored but does not hold {sha256}") from None
+        else:
+            _fsync_folder(folder)
+    finally:
+        os.unlink(temporary)
+
+
+def _fsync_folder(folder: str) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _publish_to_object_store(
+    storage: Storage, name: str, source: File, sha256: str
+) -> None:
+    """Upload `source` as `name` to an object store (S3), which shows an object only
+    once its upload is complete.
+
+    Two uploads of the same bytes may both write `name` (the same content either way);
+    a storage that keeps existing names saves the later one under another name, which
+    is dropped once the copy under `name` is checked.
+    """
+    digest = hashlib.sha256()
+    source.seek(0)
+    saved = storage.save(name, _HashingFile(source, digest, name=name))
+    if digest.hexdigest() != sha256:
+        storage.delete(saved)
+        raise _mismatch(sha256)
+    if saved != name:
+        storage.delete(saved)
+        if _stored_sha256(storage, name) != sha256:
+            raise OSError(f"{name} is stored but does not hold {sha256}")
 
 
 def blob_store(*, source: File, sha256: str, size: int) -> Blob:
@@ -58,18 +160,18 @@ def blob_store(*, source: File, sha256: str, size: int) -> Blob:
 
     The caller computed `sha256` while receiving; the copy is hashed again as it is
     written, and a mismatch (the temporary file changed underneath) stores nothing.
+    The bytes are published under their name in one step, so concurrent uploads of the
+    same bytes, and readers, never see a partial file; on local disk the file is
+    read-only (FILE_UPLOAD_PERMISSIONS) before it gets its name.
     """
     existing = Blob.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing
     name = storage_name_for(sha256)
-    if not default_storage.exists(name):
-        digest = hashlib.sha256()
-        source.seek(0)
-        saved = default_storage.save(name, _HashingFile(source, digest, name=name))
-        if saved != name or digest.hexdigest() != sha256:
-            default_storage.delete(saved)
-            raise OSError(f"stored copy of {sha256} did not match what was received")
+    if isinstance(default_storage, FileSystemStorage):
+        _publish_to_folder(default_storage, name, source, sha256)
+    else:
+        _publish_to_object_store(default_storage, name, source, sha256)
     try:
         with transaction.atomic():
             return Blob.objects.create(sha256=sha256, size=size, storage_name=name)
