@@ -3,8 +3,8 @@
 Writes: `alert_receive` (deduplicate, correlate, attach) and the triage acts
 `alert_promote`, `alert_merge`, `alert_dismiss`. Reads are in `alert_selectors`.
 
-Lock order is alert, then incident(s) by id, in every write here, so two writes
-never wait on each other crosswise.
+Lock order is alert key, then alert, then incident(s) by id, in every write here, so
+two writes never wait on each other crosswise.
 """
 
 import math
@@ -21,7 +21,7 @@ from accounts.services import membership_add
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents import services
 from incidents.history import history_record
-from incidents.models import Alert, Incident, Subject
+from incidents.models import Alert, AlertKey, Incident, Subject
 from incidents.selectors import incident_visible_to
 from incidents.subjects import normalise_subject
 
@@ -102,10 +102,25 @@ def _required_text(value: str, field: str) -> str:
     return value
 
 
-def _locked_by_key(source: str, external_id: str) -> Alert | None:
+def _lock_key(source: str, external_id: str) -> None:
+    """Wait for any other write about this key to commit, and keep it out until this
+    transaction ends. The key's row is created on first use."""
+    AlertKey.objects.bulk_create(
+        [AlertKey(source=source, external_id=external_id)], ignore_conflicts=True
+    )
+    AlertKey.objects.select_for_update().get(source=source, external_id=external_id)
+
+
+def _seen_by(by: User, source: str, external_id: str) -> Alert | None:
+    """The first alert with this key on an incident `by` may see; locked."""
     return (
         Alert.objects.select_for_update()
-        .filter(source=source, external_id=external_id)
+        .filter(
+            source=source,
+            external_id=external_id,
+            incident__in=incident_visible_to(by).values("pk"),
+        )
+        .order_by("id")
         .first()
     )
 
@@ -176,10 +191,11 @@ def alert_receive(
     (`subject.added` rows) and `alert.received` is recorded in its history.
 
     A repeat sighting only counts: `occurrences` + 1 and `last_seen_at`; nothing is
-    re-correlated or recorded. Concurrent first sightings are safe: the insert
-    claims the key (ON CONFLICT DO NOTHING) and only the claiming transaction
-    correlates; the others wait for it and then count as repeats. A repeat of an
-    alert on an incident `by` cannot see is refused (Conflict) and changes nothing.
+    re-correlated or recorded. "Seen before" means on an incident `by` may see: an
+    alert with this key on any other incident is, for `by`, not there, so the
+    sighting is a first one, answered and recorded as such, and the other alert is
+    neither touched nor revealed. Concurrent sightings of one key are safe: each
+    locks the key first, so the later ones wait and then count as repeats.
     """
     require_alert_sender(by)
     source = _required_text(source, "source")
@@ -193,41 +209,14 @@ def alert_receive(
 
     now = timezone.now()
     with transaction.atomic():
-        alert = _locked_by_key(source, external_id)
-        if alert is None:
-            Alert.objects.bulk_create(
-                [
-                    Alert(
-                        source=source,
-                        external_id=external_id,
-                        title=title,
-                        severity=severity,
-                        detected_at=detected_at,
-                        model=model,
-                        subjects=clean_subjects,
-                        signals=clean_signals,
-                        score=score,
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        received_by=by,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
-            alert = _locked_by_key(source, external_id)
-        if alert.incident_id is not None:
-            # Committed by an earlier (or concurrent, now finished) request.
-            if not incident_visible_to(by).filter(pk=alert.incident_id).exists():
-                raise Conflict(
-                    "An alert with this source and external_id is already recorded "
-                    "on an incident you cannot see."
-                )
+        _lock_key(source, external_id)
+        alert = _seen_by(by, source, external_id)
+        if alert is not None:
             alert.occurrences += 1
             alert.last_seen_at = now
             alert.save(update_fields=["occurrences", "last_seen_at"])
             return alert, False
 
-        # This transaction inserted the alert: attach it.
         target = (
             services._lock(incident) if incident else _correlate(by, clean_subjects)
         )
@@ -256,8 +245,21 @@ def alert_receive(
         else:
             _add_subjects(target, by, clean_subjects)
             services._touch(target)
-        alert.incident = target
-        alert.save(update_fields=["incident"])
+        alert = Alert.objects.create(
+            source=source,
+            external_id=external_id,
+            title=title,
+            severity=severity,
+            detected_at=detected_at,
+            model=model,
+            subjects=clean_subjects,
+            signals=clean_signals,
+            score=score,
+            incident=target,
+            first_seen_at=now,
+            last_seen_at=now,
+            received_by=by,
+        )
         history_record(
             incident=target,
             actor=by,
@@ -342,13 +344,22 @@ def alert_merge(*, alert: Alert, by: User, into: Incident) -> Alert:
     """Move a new alert to incident `into` and mark it merged; its subjects are added
     there. Precondition: `by` may see `into`. Records `alert.merged` in both
     incidents' history. Conflict, and nothing changed, when the alert is not new,
-    is already on `into`, or `into` is closed."""
+    is already on `into`, `into` has an alert with the same source and external_id,
+    or `into` is closed."""
     services.require_case_editor(by)
     with transaction.atomic():
+        _lock_key(alert.source, alert.external_id)
         alert = _lock_alert(alert)
         _require_new(alert, "merged")
         if alert.incident_id == into.pk:
             raise Conflict(f"The alert is already on {into.reference}.")
+        if into.alerts.filter(
+            source=alert.source, external_id=alert.external_id
+        ).exists():
+            raise Conflict(
+                f"{into.reference} already has alert {_label(alert)}; "
+                "dismiss this one instead."
+            )
         first, second = sorted([alert.incident, into], key=lambda i: i.pk)
         locked = {i.pk: i for i in (services._lock(first), services._lock(second))}
         origin, target = locked[alert.incident_id], locked[into.pk]

@@ -217,12 +217,28 @@ class HistoryEntry(models.Model):
         indexes = [models.Index(fields=["incident", "at"])]
 
 
-class Alert(models.Model):
-    """A detection tool's alert, deduplicated on (source, external_id).
+class AlertKey(models.Model):
+    """One row per (source, external_id) ever received, locked while a sighting of that
+    key is recorded, so sightings of one key are handled one after another."""
 
-    `incident` is null only inside the transaction that inserted the row: the insert
-    claims the (source, external_id) pair first, and the same transaction then
-    correlates the alert and sets its incident before committing.
+    source = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="alert_key_unique"
+            )
+        ]
+
+
+class Alert(models.Model):
+    """A detection tool's alert, deduplicated on (source, external_id) within what the
+    poster may see.
+
+    A poster who cannot see the incident an earlier sighting landed on gets an alert of
+    its own (and learns nothing of the other), so one key may be on several incidents,
+    at most once on each.
     """
 
     class Status(models.TextChoices):
@@ -243,11 +259,7 @@ class Alert(models.Model):
     signals = models.JSONField(default=list, blank=True)
     score = models.FloatField(null=True, blank=True)
     incident = models.ForeignKey(
-        Incident,
-        on_delete=models.PROTECT,
-        related_name="alerts",
-        null=True,
-        blank=True,
+        Incident, on_delete=models.PROTECT, related_name="alerts"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     occurrences = models.PositiveIntegerField(default=1)
@@ -270,7 +282,8 @@ class Alert(models.Model):
         ordering = ["-last_seen_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"], name="alert_source_external_id"
+                fields=["source", "external_id", "incident"],
+                name="alert_key_once_per_incident",
             ),
             models.CheckConstraint(
                 condition=models.Q(

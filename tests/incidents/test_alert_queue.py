@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.services import membership_add
 from incidents import alerts, services
 from incidents.models import Alert, HistoryEntry, Incident, Subject
-from tests.factories import make_incident
+from tests.factories import UserFactory, make_incident
 
 QUEUE = "/alerts/"
 
@@ -373,6 +374,27 @@ def test_api_merge_into_a_hidden_incident_answers_404(alert, outsider, analyst, 
         format="json",
     )
     assert response.status_code == 404
+    assert state() == before
+
+
+def test_merging_into_an_incident_with_the_same_alert_answers_409(
+    alert, target, analyst, api
+):
+    # given: a tool that sees only `target` sent the same key there
+    tool = UserFactory(username="second-detector", role="service")
+    membership_add(incident=target, user=tool, by=analyst)
+    twin = receive(tool, target)
+    assert (twin.incident, twin.external_id) == (target, alert.external_id)
+    before = state()
+    # when
+    response = api(analyst).post(
+        f"/api/v1/alerts/{alert.pk}/merge/",
+        {"incident": target.reference},
+        format="json",
+    )
+    # then
+    assert response.status_code == 409, response.content
+    assert "already has alert hydra-watch (cluster-1)" in response.json()["detail"]
     assert state() == before
 
 

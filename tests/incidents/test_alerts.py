@@ -223,20 +223,81 @@ def test_the_same_external_id_from_another_source_is_another_alert(service_user,
     assert Alert.objects.count() == 2
 
 
-def test_a_repeat_on_an_incident_the_caller_cannot_see_is_refused(
-    service_user, outsider, api
+def test_a_repeat_of_an_alert_the_caller_cannot_see_answers_as_a_first_sighting(
+    service_user, api
 ):
     # given: another tool's alert landed on an incident this caller cannot see
     other_tool = UserFactory(username="other-detector", role="service")
-    api(other_tool, "ingest").post(URL, body(), format="json")
-    before = stored()
+    theirs = api(other_tool, "ingest").post(URL, body(), format="json").json()
+    hidden = Incident.objects.get(reference=theirs["incident"])
+    hidden_before = (
+        tuple(Alert.objects.values_list("id", "occurrences", "last_seen_at")),
+        actions(hidden),
+        set(hidden.subjects.values_list("kind", "value")),
+    )
+    client = api(service_user, "ingest")
+    # a key nobody has sent, for comparison (no subjects, so it stays on its own)
+    fresh = client.post(URL, body(external_id="never-sent", subjects=[]), format="json")
     # when
-    response = api(service_user, "ingest").post(URL, body(), format="json")
+    response = client.post(URL, body(), format="json")
+    # then: exactly what a first sighting gets, on an incident of its own
+    assert response.status_code == fresh.status_code == 201, response.content
+    data = response.json()
+    assert set(data) == set(fresh.json())
+    assert (data["occurrences"], data["status"]) == (1, "new")
+    assert data["first_seen"] == data["last_seen"]
+    assert data["id"] != theirs["id"]
+    assert hidden.reference not in response.content.decode()
+    mine = Incident.objects.get(reference=data["incident"])
+    assert mine.memberships.filter(user=service_user).exists()
+    assert actions(mine).count("alert.received") == 1
+    # and the other tool's alert and incident are as they were
+    assert (
+        tuple(
+            Alert.objects.filter(pk=theirs["id"]).values_list(
+                "id", "occurrences", "last_seen_at"
+            )
+        ),
+        actions(hidden),
+        set(hidden.subjects.values_list("kind", "value")),
+    ) == hidden_before
+
+
+def test_each_caller_counts_repeats_on_the_alert_it_can_see(service_user, api):
+    # given: the same key on two incidents, each visible to one tool
+    other_tool = UserFactory(username="other-detector", role="service")
+    theirs = api(other_tool, "ingest").post(URL, body(), format="json").json()
+    mine = api(service_user, "ingest").post(URL, body(), format="json").json()
+    # when
+    again_mine = api(service_user, "ingest").post(URL, body(), format="json")
+    again_theirs = api(other_tool, "ingest").post(URL, body(), format="json")
     # then
-    assert response.status_code == 409
-    assert "cannot see" in response.json()["detail"]
-    assert Alert.objects.get().incident.reference not in response.content.decode()
-    assert stored() == before
+    assert again_mine.status_code == again_theirs.status_code == 200
+    assert (again_mine.json()["id"], again_mine.json()["occurrences"]) == (
+        mine["id"],
+        2,
+    )
+    assert (again_theirs.json()["id"], again_theirs.json()["occurrences"]) == (
+        theirs["id"],
+        2,
+    )
+    assert Alert.objects.count() == 2
+
+
+def test_a_caller_who_sees_several_alerts_with_the_key_counts_on_the_first(
+    service_user, admin, api
+):
+    # given
+    other_tool = UserFactory(username="other-detector", role="service")
+    first = api(other_tool, "ingest").post(URL, body(), format="json").json()
+    api(service_user, "ingest").post(URL, body(), format="json")
+    before = (Incident.objects.count(), HistoryEntry.objects.count())
+    # when: an administrator, who sees both
+    response = api(admin, "ingest").post(URL, body(), format="json")
+    # then
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["occurrences"]) == (first["id"], 2)
+    assert (Incident.objects.count(), HistoryEntry.objects.count()) == before
 
 
 @pytest.mark.django_db(transaction=True)
