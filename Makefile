@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test lint format bench bench-dossier
+.PHONY: run test lint format bench bench-dossier bench-analysis
 
 run:
 	@bin/bootstrap run
@@ -34,3 +34,11 @@ bench:
 bench-dossier:
 	@bin/bootstrap run
 	$(VENV)/bin/python -m bench.dossier
+
+# Account-linkage analysis: a 1,000,000-row generated case (20,000 accounts, two
+# planted campaigns) against a bare GROUP BY account_id count (BENCH_ROWS,
+# BENCH_ACCOUNTS to change). Needs PostgreSQL; drops and recreates casebook_bench
+# (see bench/analysis.py).
+bench-analysis:
+	@bin/bootstrap run
+	$(VENV)/bin/python -m bench.analysis

@@ -1,11 +1,9 @@
 """Load a realistic demo case. Safe to run again: existing demo data is left alone."""
 
 import gzip
-import hashlib
 import io
-import json
 import math
-import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
@@ -13,6 +11,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import membership_add, user_create
+from analysis.campaign import Spec, population_generate
 from evidence.services.forensics import forensic_result_record
 from evidence.services.items import custody_add, evidence_add, legal_hold_change
 from evidence.services.querylogs import query_log_ingest
@@ -300,73 +299,28 @@ class Command(BaseCommand):
         )
 
 
-TEMPLATES = [
-    "Explain step by step, showing all reasoning, how to {task}.",
-    "Think carefully and write out every intermediate step: {task}.",
-    "You are an expert. Give a complete chain of thought for: {task}.",
-]
-TASKS = [
-    "prove that the square root of 2 is irrational",
-    "balance a red-black tree after deletion",
-    "derive the gradient of softmax cross-entropy",
-    "plan a three-city train trip under a fixed budget",
-    "refactor a recursive parser into an iterative one",
-    "estimate the number of piano tuners in a city",
-]
-BENIGN = [
-    "Summarise this meeting note for my team.",
-    "Fix the grammar in my cover letter.",
-    "What is a good name for a bakery?",
-    "Translate 'good morning' into Portuguese.",
-]
+# The demo's query logs: ordinary accounts and one planted campaign, named as the case
+# names them (its subjects), 20,000 rows in all. An analysis of the case finds the
+# campaign as one cluster.
+DEMO_POPULATION = Spec(
+    benign=300,
+    campaign_size=30,
+    campaigns=1,
+    benign_rows=(30, 70),
+    campaign_rows=(120, 200),
+    days=10,
+    seed=2026,
+    total_rows=20_000,
+    named_accounts=("acct_7f3a91c2", "acct_7f3a91d8"),
+    named_payment_fp="pf_9c1e44b0d2",
+)
 
 
-def demo_query_logs(start: datetime, rows: int = 20_000) -> bytes:
-    """Gzip NDJSON: a templated harvesting campaign across linked accounts behind two
-    proxy ranges, mixed with ordinary traffic. Deterministic, so reruns match."""
-    rng = random.Random(2026)
+def demo_query_logs(start: datetime) -> bytes:
+    """Gzip NDJSON from the campaign generator (analysis.campaign): deterministic, so
+    reruns send the same bytes."""
+    population = population_generate(replace(DEMO_POPULATION, start=start))
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as body:
-        for i in range(rows):
-            campaign = rng.random() < 0.7
-            moment = start + timedelta(seconds=i * 25 + rng.randint(0, 20))
-            if campaign:
-                account = f"acct_7f3a{rng.randint(0, 199):03x}"
-                prompt = rng.choice(TEMPLATES).format(task=rng.choice(TASKS))
-                ip = (
-                    f"203.0.113.{rng.randint(1, 254)}"
-                    if rng.random() < 0.6
-                    else (f"198.51.100.{rng.randint(1, 254)}")
-                )
-                params = {"temperature": 0, "max_tokens": 4096, "logprobs": 5}
-                agent = "python-httpx/0.27.0"
-            else:
-                account = f"acct_{rng.randint(0, 4000):05d}"
-                prompt = rng.choice(BENIGN)
-                ip = f"192.0.2.{rng.randint(1, 254)}"
-                params = {"temperature": 0.7, "max_tokens": 512}
-                agent = rng.choice(["Mozilla/5.0", "casebook-demo-sdk/1.2"])
-            response = "Step 1: " + " ".join(rng.choice(TASKS).split()[:6]) + " ..."
-            record = {
-                "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "account_id": account,
-                "request_id": f"req_{i:07d}",
-                "org_id": "org_nimbus_labs"
-                if campaign
-                else f"org_{rng.randint(0, 300)}",
-                "api_key_fp": hashlib.sha256(account.encode()).hexdigest()[:16],
-                "ip": ip,
-                "user_agent": agent,
-                "model": "atlas-2"
-                if campaign or rng.random() < 0.5
-                else "atlas-2-mini",
-                "prompt": prompt,
-                "response": response,
-                "prompt_tokens": len(prompt.split()) * 2,
-                "completion_tokens": rng.randint(300, 4000)
-                if campaign
-                else rng.randint(20, 300),
-                "params": params,
-            }
-            body.write(json.dumps(record).encode() + b"\n")
+        population.write(body)
     return out.getvalue()
