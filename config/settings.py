@@ -155,6 +155,8 @@ QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024*
 ALERT_TRIAGE_USERS = env.list("ALERT_TRIAGE_USERS", default=[])
 # Dossiers: a job with no progress for this long lost its worker and is re-queued.
 DOSSIER_STALE_SECONDS = env.int("DOSSIER_STALE_SECONDS", default=660)
+# Analyses: a job with no progress for this long lost its worker and is re-queued.
+ANALYSIS_STALE_SECONDS = env.int("ANALYSIS_STALE_SECONDS", default=660)
 # PAdES signing identity (`manage.py create_signing_identity` makes a development one)
 # and an optional RFC 3161 timestamp authority.
 DOSSIER_SIGNING_KEY_PATH = env.path(
@@ -230,6 +232,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
     "dossier-recover-stale": {
         "task": "dossiers.tasks.dossier_recover_stale_task",
+        "schedule": 300,
+    },
+    "analysis-recover-stale": {
+        "task": "analysis.tasks.analysis_recover_stale_task",
         "schedule": 300,
     },
     "custody-verify-daily": {

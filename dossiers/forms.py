@@ -8,6 +8,7 @@ SECTION_LABELS = {
     "subjects": "Suspected actors and subjects",
     "timeline": "Timeline",
     "query_logs": "Query-log summary",
+    "analysis": "Account linkage analysis",
     "alerts": "Alerts and signals",
     "forensic_results": "Forensic results",
     "exhibits": "Exhibit index",

@@ -36,6 +36,7 @@ SECTION_TITLES = {
     "subjects": "Suspected actors and subjects",
     "timeline": "Timeline",
     "query_logs": "Query-log summary",
+    "analysis": "Account linkage analysis",
     "alerts": "Alerts",
     "forensic_results": "Forensic results",
     "exhibits": "Exhibit index",
@@ -190,6 +191,9 @@ def build_context(snapshot: dict) -> dict[str, Any]:
             for event in snapshot.get("timeline") or []
         ],
         "query_logs": _query_logs(snapshot.get("query_logs") or {}),
+        "analysis": snapshot.get(
+            "analysis"
+        ),  # formatted and capped by analysis/dossier.py
         "alerts": [_alert(alert) for alert in snapshot.get("alerts") or []],
         "forensic_results": [
             _forensic(result) for result in snapshot.get("forensic_results") or []

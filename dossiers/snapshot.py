@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from analysis.dossier import analysis_snapshot
 from dossiers.models import Dossier
 from evidence.models import CustodyEvent, Evidence, ForensicResult
 from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
@@ -20,6 +21,7 @@ SECTIONS = (
     "subjects",
     "timeline",
     "query_logs",
+    "analysis",
     "alerts",
     "forensic_results",
     "exhibits",
@@ -275,6 +277,7 @@ def build_snapshot(dossier: Dossier) -> dict[str, Any]:
             for t in incident.timeline.select_related("recorded_by")
         ],
         "query_logs": query_logs,
+        "analysis": analysis_snapshot(incident),
         "alerts": alerts,
         "forensic_results": forensics,
         "exhibits": [

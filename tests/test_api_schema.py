@@ -39,6 +39,8 @@ CONTRACT = {
     ("post", "/api/v1/incidents/{reference}/dossiers/"),
     ("get", "/api/v1/dossiers/{id}/"),
     ("get", "/api/v1/dossiers/{id}/pdf/"),
+    ("post", "/api/v1/incidents/{reference}/analyses/"),
+    ("get", "/api/v1/analyses/{id}/"),
 }
 
 

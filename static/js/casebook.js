@@ -351,11 +351,11 @@
   });
 })();
 
-/* Dossier jobs: poll each unfinished job and move its progress bar; reload when one
-   finishes so the row shows its hash, pages and download link. */
+/* Dossier and analysis jobs: poll each unfinished job and move its progress bar;
+   reload when one finishes so the row shows its result. */
 (function () {
   "use strict";
-  var rows = document.querySelectorAll("tr[data-dossier]");
+  var rows = document.querySelectorAll("tr[data-dossier], tr[data-analysis]");
   rows.forEach(function (row) {
     var status = row.getAttribute("data-status");
     if (status === "done" || status === "failed") return;

@@ -3,21 +3,8 @@
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-SECTIONS = [
-    "summary",
-    "facts",
-    "subjects",
-    "timeline",
-    "query_logs",
-    "alerts",
-    "forensic_results",
-    "exhibits",
-    "custody",
-    "notes",
-    "privilege_log",
-    "appendix",
-    "certification",
-]
+from dossiers.snapshot import SECTIONS
+
 HOSTILE_NOTE = (
     'Suspicious payload seen: <img src="http://attacker.invalid/pixel.png"> '
     "<link rel=stylesheet href=file:///etc/passwd> "

@@ -1,0 +1,394 @@
+"""Analysis jobs: request, compute (called by the Celery task), failure and recovery of
+jobs whose worker died, and adding a cluster's accounts as subjects. The analysis
+itself is analysis/engine; this module records what it read, how, and what it found."""
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from analysis.models import Analysis
+from config.errors import Conflict, InvalidInput, NotAllowed
+from evidence.models import CustodyEvent, Evidence, QueryLogBatch
+from evidence.services.custody import custody_batch, rfc3339
+from evidence.services.items import evidence_add
+from evidence.uploads import hashed_upload
+from incidents.history import history_record
+from incidents.models import Incident, Subject
+from incidents.services import require_case_editor, subject_add
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+TOOL = "casebook-linkage"
+DOCUMENT_KIND = "casebook.account-linkage-analysis"
+
+
+def canonical(obj: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8; NaN and infinities refused (not JSON)."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def sha256_of(obj: Any) -> str:
+    return hashlib.sha256(canonical(obj)).hexdigest()
+
+
+def _batches_to_read(incident: Incident) -> list[dict]:
+    """Every complete, not withdrawn query-log batch of the incident, oldest first."""
+    batches = (
+        QueryLogBatch.objects.filter(
+            incident=incident,
+            evidence__isnull=False,
+            evidence__withdrawn_at__isnull=True,
+        )
+        .select_related("evidence")
+        .order_by("id")
+    )
+    return [
+        {
+            "id": b.pk,
+            "evidence": b.evidence_id,
+            "exhibit": b.evidence.exhibit,
+            "rows": b.rows,
+            "merkle_root": b.merkle_root,
+            "body_sha256": b.body_sha256,
+        }
+        for b in batches
+    ]
+
+
+def analysis_request(
+    *, incident: Incident, by: User, parameters: dict | None = None
+) -> Analysis:
+    """Queue an account-linkage analysis of every query-log row of `incident`.
+
+    Case editors only. `parameters` are merged over the engine's defaults and checked
+    (a bad key is InvalidInput naming it); an incident without query logs is refused.
+    Records `analysis.requested` and queues the job once the request commits."""
+    from analysis import engine
+
+    if not by.can_edit_cases:
+        raise NotAllowed(f"Your role ({by.role}) cannot run analyses.")
+    cleaned = engine.analysis_parameters_clean(parameters)
+    if not _batches_to_read(incident):
+        raise InvalidInput(
+            f"{incident.reference} has no query logs to analyse; "
+            "a detection tool must post them first."
+        )
+    with transaction.atomic():
+        analysis = Analysis.objects.create(
+            incident=incident,
+            requested_by=by,
+            parameters=cleaned,
+            parameters_sha256=sha256_of(cleaned),
+            code_version=engine.CODE_VERSION,
+        )
+        history_record(
+            incident=incident,
+            actor=by,
+            action="analysis.requested",
+            summary=f"Requested account-linkage analysis {analysis.pk}",
+            after={
+                "analysis": analysis.pk,
+                "code_version": analysis.code_version,
+                "parameters_sha256": analysis.parameters_sha256,
+            },
+        )
+        transaction.on_commit(lambda: _enqueue(analysis.pk))
+    return analysis
+
+
+def _enqueue(analysis_id: int) -> None:
+    from analysis.tasks import analysis_compute_task
+
+    analysis_compute_task.delay(analysis_id)
+
+
+def _set_progress(analysis_id: int, percent: int, stage: str) -> None:
+    Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING).update(
+        progress=max(0, min(100, int(percent))),
+        stage=str(stage)[:100],
+        heartbeat_at=timezone.now(),
+    )
+
+
+def _claim(analysis_id: int) -> Analysis | None:
+    """Take the job unless it is finished or a live worker has it. The first claim
+    fixes the batches to read; a retry reads the same ones."""
+    from analysis import engine
+
+    with transaction.atomic():
+        analysis = (
+            Analysis.objects.select_for_update()
+            .filter(pk=analysis_id)
+            .select_related("incident", "requested_by")
+            .first()
+        )
+        if analysis is None or analysis.is_finished:
+            return None
+        fresh = timezone.now() - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
+        if (
+            analysis.status == Analysis.Status.RUNNING
+            and analysis.heartbeat_at
+            and analysis.heartbeat_at > fresh
+        ):
+            return None  # someone is computing it right now
+        if analysis.attempts >= MAX_ATTEMPTS:
+            _fail(
+                analysis,
+                f"Gave up after {analysis.attempts} attempts; the worker kept stopping.",
+            )
+            return None
+        if not analysis.batches:
+            analysis.batches = _batches_to_read(analysis.incident)
+            if not analysis.batches:
+                _fail(analysis, "The incident has no query logs to analyse.")
+                return None
+        analysis.status = Analysis.Status.RUNNING
+        analysis.code_version = engine.CODE_VERSION
+        analysis.attempts += 1
+        analysis.started_at = analysis.heartbeat_at = timezone.now()
+        analysis.progress, analysis.stage, analysis.error = (
+            5,
+            f"Reading {len(analysis.batches)} batch(es), {analysis.rows_read:,} rows",
+            "",
+        )
+        analysis.save()
+    return analysis
+
+
+def _fail(analysis: Analysis, error: str) -> None:
+    Analysis.objects.filter(pk=analysis.pk).update(
+        status=Analysis.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    history_record(
+        incident=analysis.incident,
+        actor=None,
+        action="analysis.failed",
+        summary=f"Analysis {analysis.pk} failed",
+        reason=error[:2000],
+    )
+
+
+def analysis_fail(*, analysis_id: int, error: str) -> None:
+    """Mark an unfinished job failed with `error` (shown to the user) and record it."""
+    with transaction.atomic():
+        analysis = (
+            Analysis.objects.select_for_update()
+            .filter(pk=analysis_id)
+            .select_related("incident")
+            .first()
+        )
+        if analysis is not None and not analysis.is_finished:
+            _fail(analysis, error)
+
+
+def analysis_compute(*, analysis_id: int) -> Analysis | None:
+    """Run the analysis and keep its result as evidence. Safe to call twice: a
+    finished or live job is left alone.
+
+    The result (with code version, parameters and the batches read) is stored as an
+    `analysis` evidence item with its SHA-256, and every batch read gets an `analysed`
+    custody event naming the analysis, code version and parameters hash."""
+    from analysis import engine
+
+    analysis = _claim(analysis_id)
+    if analysis is None:
+        return None
+    result = engine.analysis_run(
+        batch_ids=[batch["id"] for batch in analysis.batches],
+        parameters=analysis.parameters,
+        progress=lambda percent, stage: _set_progress(
+            analysis.pk, 10 + round(0.8 * max(0, min(100, percent))), stage
+        ),
+    )
+    _set_progress(analysis.pk, 92, "Storing the result as evidence")
+    _store(analysis, result)
+    return Analysis.objects.get(pk=analysis.pk)
+
+
+def _document(analysis: Analysis, result: dict) -> dict:
+    return {
+        "kind": DOCUMENT_KIND,
+        "analysis": analysis.pk,
+        "incident": analysis.incident.reference,
+        "requested_by": analysis.requested_by.username,
+        "requested_at": rfc3339(analysis.requested_at),
+        "tool": TOOL,
+        "code_version": analysis.code_version,
+        "parameters": analysis.parameters,
+        "parameters_sha256": analysis.parameters_sha256,
+        "batches": analysis.batches,
+        "result_sha256": sha256_of(result),
+        "result": result,
+    }
+
+
+def _store(analysis: Analysis, result: dict) -> None:
+    document = _document(analysis, result)
+    content = canonical(document)
+    sha256 = hashlib.sha256(content).hexdigest()
+    reference = analysis.incident.reference
+    clusters = len(result.get("clusters") or [])
+    accounts = (result.get("population") or {}).get("accounts")
+    with transaction.atomic():
+        locked = Analysis.objects.select_for_update().get(pk=analysis.pk)
+        if locked.is_finished:  # another attempt finished (or failed) it first
+            return
+        # Lock order of every custody writer: incident, then items, then ledger head.
+        incident = Incident.objects.select_for_update(no_key=True).get(
+            pk=analysis.incident_id
+        )
+        read = list(
+            Evidence.objects.select_for_update(no_key=True)
+            .filter(pk__in=[batch["evidence"] for batch in analysis.batches])
+            .order_by("exhibit_number")
+        )
+        item = evidence_add(
+            incident=incident,
+            by=analysis.requested_by,
+            upload=hashed_upload(content, f"{reference}-analysis-{analysis.pk}.json"),
+            title=f"Account-linkage analysis {analysis.pk} "
+            f"({clusters} cluster{'' if clusters == 1 else 's'})",
+            description=f"{TOOL} {analysis.code_version} over {len(read)} query-log "
+            f"batch(es); parameters SHA-256 {analysis.parameters_sha256}.",
+            source="casebook",
+            kind=Evidence.Kind.ANALYSIS,
+            media_type="application/json",
+            details={"analysis": analysis.pk, "code_version": analysis.code_version},
+        )
+        with custody_batch() as ledger:
+            for batch_item in read:
+                ledger.append(
+                    evidence=batch_item,
+                    action=CustodyEvent.Action.ANALYSED,
+                    by=analysis.requested_by,
+                    purpose=f"Account-linkage analysis {analysis.pk}",
+                    sha256_observed=batch_item.sha256,
+                    details={
+                        "analysis": analysis.pk,
+                        "tool": TOOL,
+                        "tool_version": analysis.code_version,
+                        "parameters_sha256": analysis.parameters_sha256,
+                        "analysis_exhibit": item.exhibit,
+                        "analysis_sha256": sha256,
+                    },
+                )
+        locked.result = result
+        locked.evidence = item
+        locked.batches, locked.code_version = analysis.batches, analysis.code_version
+        locked.clusters_count, locked.accounts_count = clusters, accounts
+        locked.status, locked.progress, locked.stage = Analysis.Status.DONE, 100, "Done"
+        locked.finished_at = locked.heartbeat_at = timezone.now()
+        locked.save()
+        history_record(
+            incident=incident,
+            actor=analysis.requested_by,
+            action="analysis.done",
+            summary=f"Analysis {analysis.pk} done: {clusters} cluster(s) among "
+            f"{accounts or 0} accounts, kept as {item.exhibit}",
+            after={
+                "analysis": analysis.pk,
+                "exhibit": item.exhibit,
+                "sha256": sha256,
+                "clusters": clusters,
+            },
+        )
+
+
+def analysis_recover_stale() -> list[int]:
+    """Jobs whose worker stopped (no heartbeat for ANALYSIS_STALE_SECONDS) are queued
+    again while attempts remain, otherwise failed; queued jobs that no worker took
+    in that time are sent again. Returns the ids touched."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
+    touched = []
+    stale = Analysis.objects.filter(
+        status=Analysis.Status.RUNNING, heartbeat_at__lt=cutoff
+    ).select_related("incident")
+    for analysis in stale:
+        touched.append(analysis.pk)
+        if analysis.attempts >= MAX_ATTEMPTS:
+            _fail(
+                analysis,
+                f"The worker stopped during '{analysis.stage}' "
+                f"{analysis.attempts} times.",
+            )
+        else:
+            Analysis.objects.filter(pk=analysis.pk).update(
+                status=Analysis.Status.QUEUED,
+                stage="Queued again after the worker stopped",
+                heartbeat_at=now,
+            )
+            transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
+    forgotten = Analysis.objects.filter(status=Analysis.Status.QUEUED).exclude(
+        pk__in=touched
+    )
+    for analysis in forgotten:
+        if (analysis.heartbeat_at or analysis.requested_at) < cutoff:
+            touched.append(analysis.pk)
+            Analysis.objects.filter(pk=analysis.pk).update(heartbeat_at=now)
+            transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
+    return touched
+
+
+def analysis_cluster(analysis: Analysis, cluster_id: str) -> dict | None:
+    for cluster in (analysis.result or {}).get("clusters") or []:
+        if cluster.get("id") == cluster_id:
+            return cluster
+    return None
+
+
+def analysis_subjects_add(
+    *, analysis: Analysis, cluster_id: str, by: User
+) -> dict[str, int]:
+    """Add every account of one cluster as an `account` subject of the incident, in
+    one transaction. Accounts that already are subjects are left as they are. Each new
+    subject is recorded in the history (`subject.added`), and the whole act once more
+    as `analysis.subjects_added`. Returns {"added", "existing", "skipped"} (skipped:
+    account ids that are not valid subject values)."""
+    require_case_editor(by)
+    if analysis.status != Analysis.Status.DONE:
+        raise Conflict(
+            f"Analysis {analysis.pk} is {analysis.status}; it has no clusters."
+        )
+    cluster = analysis_cluster(analysis, cluster_id)
+    if cluster is None:
+        raise InvalidInput.for_field(
+            "cluster", f"Analysis {analysis.pk} has no cluster '{cluster_id}'."
+        )
+    counts = {"added": 0, "existing": 0, "skipped": 0}
+    note = f"Cluster {cluster_id} of account-linkage analysis {analysis.pk}"
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update(no_key=True).get(
+            pk=analysis.incident_id
+        )
+        for account in cluster.get("accounts") or []:
+            try:
+                _, created = subject_add(
+                    incident=incident,
+                    by=by,
+                    kind=Subject.Kind.ACCOUNT,
+                    value=str(account),
+                    note=note,
+                )
+            except InvalidInput:
+                counts["skipped"] += 1
+                continue
+            counts["added" if created else "existing"] += 1
+        history_record(
+            incident=incident,
+            actor=by,
+            action="analysis.subjects_added",
+            summary=f"Added {counts['added']} account(s) of cluster {cluster_id} "
+            f"(analysis {analysis.pk}) as subjects",
+            after={"analysis": analysis.pk, "cluster": cluster_id, **counts},
+        )
+    return counts
