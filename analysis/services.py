@@ -190,6 +190,16 @@ def analysis_fail(*, analysis_id: int, error: str) -> None:
             _fail(analysis, error)
 
 
+def analysis_release(*, analysis_id: int) -> None:
+    """Give a running job back to the queue after a transient error, so the task's
+    retry can claim it at once instead of taking it for a live worker's."""
+    Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING).update(
+        status=Analysis.Status.QUEUED,
+        heartbeat_at=None,
+        stage="Waiting to retry after a database error",
+    )
+
+
 def analysis_compute(*, analysis_id: int) -> Analysis | None:
     """Run the analysis and keep its result as evidence. Safe to call twice: a
     finished or live job is left alone.
@@ -312,22 +322,33 @@ def analysis_recover_stale() -> list[int]:
     touched = []
     stale = Analysis.objects.filter(
         status=Analysis.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).select_related("incident")
-    for analysis in stale:
-        touched.append(analysis.pk)
-        if analysis.attempts >= MAX_ATTEMPTS:
-            _fail(
-                analysis,
-                f"The worker stopped during '{analysis.stage}' "
-                f"{analysis.attempts} times.",
+    ).values_list("pk", flat=True)
+    for pk in list(stale):
+        with transaction.atomic():
+            # Locked and checked again: the worker may have finished (or beaten the
+            # deadline) since the query above, and a finished job is never undone.
+            analysis = (
+                Analysis.objects.select_for_update()
+                .filter(pk=pk, status=Analysis.Status.RUNNING, heartbeat_at__lt=cutoff)
+                .select_related("incident")
+                .first()
             )
-        else:
-            Analysis.objects.filter(pk=analysis.pk).update(
-                status=Analysis.Status.QUEUED,
-                stage="Queued again after the worker stopped",
-                heartbeat_at=now,
-            )
-            transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
+            if analysis is None:
+                continue
+            touched.append(analysis.pk)
+            if analysis.attempts >= MAX_ATTEMPTS:
+                _fail(
+                    analysis,
+                    f"The worker stopped during '{analysis.stage}' "
+                    f"{analysis.attempts} times.",
+                )
+            else:
+                Analysis.objects.filter(pk=analysis.pk).update(
+                    status=Analysis.Status.QUEUED,
+                    stage="Queued again after the worker stopped",
+                    heartbeat_at=now,
+                )
+                transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
     forgotten = Analysis.objects.filter(status=Analysis.Status.QUEUED).exclude(
         pk__in=touched
     )

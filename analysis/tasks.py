@@ -1,10 +1,16 @@
+import contextlib
 import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
-from analysis.services import analysis_compute, analysis_fail, analysis_recover_stale
+from analysis.services import (
+    analysis_compute,
+    analysis_fail,
+    analysis_recover_stale,
+    analysis_release,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,8 @@ def analysis_compute_task(self, analysis_id: int) -> None:
             analysis_id=analysis_id, error="The analysis took longer than 29 minutes."
         )
     except OperationalError:
+        with contextlib.suppress(OperationalError):  # the sweeper covers this case
+            analysis_release(analysis_id=analysis_id)
         raise
     except Exception as error:  # surfaced to the user on the job, not swallowed
         logger.exception("analysis %s failed", analysis_id)

@@ -16,8 +16,9 @@ from analysis import presentation, selectors
 from analysis.graph import graph_layout
 from analysis.models import Analysis
 from analysis.services import analysis_cluster, analysis_request, analysis_subjects_add
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 from incidents.models import Incident, Subject
+from incidents.subjects import normalise_subject
 from incidents.views import _incident_or_404, _run
 
 ACCOUNTS_PER_PAGE = 50
@@ -64,8 +65,9 @@ def clusters_tab(request: HttpRequest, reference: str) -> HttpResponse:
 
     jobs = list(selectors.analysis_list_for_user(request.user, incident)[:JOBS_SHOWN])
     shown = None
-    if request.GET.get("analysis", "").isdigit():
-        shown = _done_analysis(request, incident, int(request.GET["analysis"]))
+    wanted = request.GET.get("analysis", "")
+    if wanted.isascii() and wanted.isdigit():  # "²".isdigit() is true too
+        shown = _done_analysis(request, incident, int(wanted))
         if shown is None:
             messages.warning(request, "That analysis is not finished or not here.")
     shown = shown or selectors.analysis_latest_done(incident)
@@ -127,11 +129,20 @@ def cluster_detail(
         for a in analysis.result.get("accounts") or []
         if a.get("account_id") in members
     ]
-    existing = set(
+    # Subjects are stored normalised; compare in that form. An account id that is no
+    # valid subject value can never be added and is not offered.
+    subject_value = {}
+    for account in members:
+        try:
+            subject_value[account] = normalise_subject(Subject.Kind.ACCOUNT, account)
+        except InvalidInput:
+            continue
+    stored = set(
         incident.subjects.filter(
-            kind=Subject.Kind.ACCOUNT, value__in=list(members)
+            kind=Subject.Kind.ACCOUNT, value__in=list(subject_value.values())
         ).values_list("value", flat=True)
     )
+    existing = {a for a, value in subject_value.items() if value in stored}
     return render(
         request,
         "analysis/cluster_detail.html",
@@ -156,7 +167,7 @@ def cluster_detail(
             "members_more": max(0, len(accounts) - MEMBERS_SHOWN),
             "signal_labels": [label for label, _ in presentation.SIGNALS.values()],
             "already": len(existing),
-            "to_add": len(members) - len(existing),
+            "to_add": len(subject_value) - len(existing),
             "can_edit": request.user.can_edit_cases,
             "graph": graph_layout(analysis.result, only=cluster_id, width=460),
         },

@@ -154,6 +154,18 @@ def dossier_fail(*, dossier_id: int, error: str) -> None:
         _fail(dossier, error)
 
 
+def dossier_release(*, dossier_id: int) -> None:
+    """Give a live job back to the queue after a transient error, so the task's retry
+    can claim it at once instead of taking it for a live worker's."""
+    Dossier.objects.filter(
+        pk=dossier_id, status__in=[Dossier.Status.RENDERING, Dossier.Status.SIGNING]
+    ).update(
+        status=Dossier.Status.QUEUED,
+        heartbeat_at=None,
+        stage="Waiting to retry after a database error",
+    )
+
+
 def dossier_render(*, dossier_id: int) -> Dossier | None:
     """Render, optionally sign, and store the dossier. Safe to call twice: a finished
     or live job is left alone. The PDF is stored only when complete, as evidence of
@@ -346,22 +358,32 @@ def dossier_recover_stale() -> list[int]:
     """Jobs whose worker stopped (no heartbeat for DOSSIER_STALE_SECONDS): queue them
     again while attempts remain, otherwise mark them failed. Returns the ids touched."""
     cutoff = timezone.now() - timedelta(seconds=settings.DOSSIER_STALE_SECONDS)
-    stale = Dossier.objects.filter(
-        status__in=[Dossier.Status.RENDERING, Dossier.Status.SIGNING],
-        heartbeat_at__lt=cutoff,
-    ).select_related("incident")
+    live = [Dossier.Status.RENDERING, Dossier.Status.SIGNING]
+    stale = Dossier.objects.filter(status__in=live, heartbeat_at__lt=cutoff)
     touched = []
-    for dossier in stale:
-        touched.append(dossier.pk)
-        if dossier.attempts >= MAX_ATTEMPTS:
-            _fail(
-                dossier,
-                f"The worker stopped during '{dossier.stage}' {dossier.attempts} times.",
+    for pk in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Locked and checked again: the worker may have finished since the query
+            # above, and a finished job is never undone.
+            dossier = (
+                Dossier.objects.select_for_update()
+                .filter(pk=pk, status__in=live, heartbeat_at__lt=cutoff)
+                .select_related("incident")
+                .first()
             )
-        else:
-            Dossier.objects.filter(pk=dossier.pk).update(
-                status=Dossier.Status.QUEUED,
-                stage="Queued again after the worker stopped",
-            )
-            transaction.on_commit(lambda pk=dossier.pk: _enqueue(pk))
+            if dossier is None:
+                continue
+            touched.append(dossier.pk)
+            if dossier.attempts >= MAX_ATTEMPTS:
+                _fail(
+                    dossier,
+                    f"The worker stopped during '{dossier.stage}' "
+                    f"{dossier.attempts} times.",
+                )
+            else:
+                Dossier.objects.filter(pk=dossier.pk).update(
+                    status=Dossier.Status.QUEUED,
+                    stage="Queued again after the worker stopped",
+                )
+                transaction.on_commit(lambda pk=dossier.pk: _enqueue(pk))
     return touched

@@ -1,10 +1,16 @@
+import contextlib
 import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
-from dossiers.services import dossier_fail, dossier_recover_stale, dossier_render
+from dossiers.services import (
+    dossier_fail,
+    dossier_recover_stale,
+    dossier_release,
+    dossier_render,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,8 @@ def dossier_render_task(self, dossier_id: int) -> None:
             dossier_id=dossier_id, error="Rendering took longer than 9 minutes."
         )
     except OperationalError:
+        with contextlib.suppress(OperationalError):  # the sweeper covers this case
+            dossier_release(dossier_id=dossier_id)
         raise
     except Exception as error:  # surfaced to the user on the job, not swallowed
         logger.exception("dossier %s failed", dossier_id)

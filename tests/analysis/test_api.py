@@ -150,3 +150,18 @@ def test_the_schema_describes_the_analysis_endpoints(client):
     assert "post" in paths["/api/v1/incidents/{reference}/analyses/"]
     assert "get" in paths["/api/v1/incidents/{reference}/analyses/"]
     assert "get" in paths["/api/v1/analyses/{id}/"]
+
+
+def test_the_answer_to_a_request_is_queued_even_when_a_worker_is_fast(
+    logged, analyst, api, django_capture_on_commit_callbacks
+):
+    # the (eager) task finishes the job before the view renders its answer
+    with django_capture_on_commit_callbacks(execute=True):
+        response = start(api(analyst), logged)
+    body = response.json()
+    assert (response.status_code, body["status"], body["progress"]) == (
+        202,
+        "queued",
+        0,
+    )
+    assert Analysis.objects.get().status == "done"

@@ -257,3 +257,37 @@ def test_the_beat_schedule_sweeps_stale_analyses():
     assert "analysis.tasks.analysis_recover_stale_task" in tasks
     app.loader.import_default_modules()
     assert "analysis.tasks.analysis_recover_stale_task" in app.tasks
+
+
+def test_a_database_error_gives_the_job_back_so_the_retry_runs_it(
+    logged, analyst, monkeypatch
+):
+    # given: the engine hits a transient database error once
+    from django.db import OperationalError
+
+    analysis = analysis_request(incident=logged, by=analyst)
+    real_run, calls = engine.analysis_run, []
+
+    def flaky_run(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_run(**kwargs)
+
+    monkeypatch.setattr(engine, "analysis_run", flaky_run)
+    # when: the first try fails; the job is queued again, not left "running"
+    with pytest.raises(OperationalError):
+        analysis_compute_task.apply(args=[analysis.pk], throw=True, retries=3)
+    analysis.refresh_from_db()
+    assert (analysis.status, analysis.heartbeat_at) == ("queued", None)
+    # then: the retry takes it at once and finishes it
+    analysis_compute_task.apply(args=[analysis.pk])
+    analysis.refresh_from_db()
+    assert (analysis.status, len(calls)) == ("done", 2)
+
+
+def test_the_sweeper_never_touches_a_finished_job(done):
+    old = timezone.now() - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS + 60)
+    Analysis.objects.filter(pk=done.pk).update(heartbeat_at=old, requested_at=old)
+    assert analysis_recover_stale() == []
+    assert Analysis.objects.get(pk=done.pk).status == "done"

@@ -140,6 +140,21 @@ def test_unknown_clusters_and_analyses_are_not_found(done, logged, analyst):
         assert client.get(url).status_code == 404, url
 
 
+@pytest.mark.parametrize("wanted", ["²", "١", "-1", "1e3", "999999999999999999999"])
+def test_an_odd_analysis_number_in_the_query_string_is_not_an_error(
+    wanted, done, analyst
+):
+    client = Client()
+    client.force_login(analyst)
+    response = client.get(_tab(done.incident), {"analysis": wanted})
+    assert response.status_code == 200
+    assert ring_id(done) in response.content.decode()
+
+
+def ring_id(analysis: Analysis) -> str:
+    return _ring(analysis)["id"]
+
+
 def test_one_click_adds_the_clusters_accounts_as_subjects(done, counsel):
     # given
     client = Client(enforce_csrf_checks=True)

@@ -184,3 +184,18 @@ def test_dossiers_of_a_hidden_incident_are_not_found(case, counsel, outsider, ap
     job = request_dossier(api(counsel), case).json()
     assert api(outsider).get(f"/api/v1/dossiers/{job['id']}/").status_code == 404
     assert api(outsider).get(f"/api/v1/dossiers/{job['id']}/pdf/").status_code == 404
+
+
+def test_the_answer_to_a_request_is_queued_even_when_a_worker_is_fast(
+    case, counsel, api, django_capture_on_commit_callbacks
+):
+    # the (eager) task finishes the job before the view renders its answer
+    with django_capture_on_commit_callbacks(execute=True):
+        response = request_dossier(api(counsel), case)
+    body = response.json()
+    assert (response.status_code, body["status"], body["progress"]) == (
+        202,
+        "queued",
+        0,
+    )
+    assert Dossier.objects.get().status == "done"
