@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from analysis.models import Analysis
-from analysis.presentation import METHOD, fmt_number, fmt_time, signal_rows
+from analysis.presentation import fmt_number, fmt_time, method_text, signal_rows
 from analysis.services import TOOL
 from evidence.services.custody import rfc3339
 from incidents.models import Incident
@@ -59,7 +59,12 @@ def _cluster(cluster: dict) -> dict:
 def analysis_snapshot(incident: Incident) -> dict | None:
     """None when the incident has no finished analysis."""
     analysis = (
-        Analysis.objects.filter(incident=incident, status=Analysis.Status.DONE)
+        # A withdrawn result is no longer evidence the dossier may cite.
+        Analysis.objects.filter(
+            incident=incident,
+            status=Analysis.Status.DONE,
+            evidence__withdrawn_at__isnull=True,
+        )
         .select_related("requested_by", "evidence")
         .order_by("-finished_at", "-id")
         .first()
@@ -76,7 +81,7 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "requested_by": analysis.requested_by.username,
         "requested_at": rfc3339(analysis.requested_at),
         "finished_at": rfc3339(analysis.finished_at) if analysis.finished_at else "",
-        "method": list(METHOD),
+        "method": method_text(analysis.parameters or {}),
         "parameters": [
             {"name": name, "value": _value(value)}
             for name, value in sorted((analysis.parameters or {}).items())

@@ -24,30 +24,37 @@ SIGNALS: dict[str, tuple[str, str]] = {
 CLUSTER_SIGNALS: dict[str, tuple[str, str]] = {"synchrony": ("Synchrony", "corr")}
 SORT_KEYS = ("account", "cluster", *SIGNALS)
 
-METHOD = [
-    "Every query-log row of the batches listed below was read; nothing else was. "
-    "The result depends only on those rows, the parameters and the code version, so "
-    "the analysis can be re-run and compared.",
-    "Per-account signals, each with the population baseline (the median account) and "
-    "a plain explanation: volume and active span; burst score (hourly count minus the "
-    "median, over 1.4826 times the median absolute deviation across the incident's "
-    "accounts); timing regularity (coefficient of variation of the gaps between "
-    "requests, where scripts sit far below 1, and hour-of-day entropy, where log2(24) "
-    "= 4.58 bits means no sleep); template rate (share of prompts with a MinHash "
-    "Jaccard match of at least 0.8 on word 5-grams, or exact prompt_sha256 matches "
-    "when no text was sent); and the harvesting profile (share of requests with "
-    "temperature 0, maximal max_tokens, logprobs or n > 1), each compared with the "
-    "rest of the population by a two-proportion test.",
-    "Linkage: accounts sharing an attribute (IP address, /24 or /48 network, API-key "
-    "fingerprint, organisation, user agent, payment fingerprint, prompt template) are "
-    "linked; each shared value weighs ln(N / number of accounts sharing it), so rare "
-    "values count most, and a value shared by too many accounts links nobody. A link "
-    "needs a total weight at or above the threshold; clusters are the connected "
-    "components of the links with at least the minimum cluster size, and every link "
-    "keeps its reasons.",
-    "Synchrony is the mean pairwise correlation of the members' per-minute request "
-    "counts.",
-]
+
+def method_text(parameters: dict) -> list[str]:
+    """The method in plain words, with the figures this analysis was run with."""
+    jaccard = parameters.get("template_jaccard", 0.8)
+    words = parameters.get("shingle_words", 5)
+    v4, v6 = parameters.get("ipv4_prefix", 24), parameters.get("ipv6_prefix", 48)
+    return [
+        "Every query-log row of the batches listed below was read; nothing else was. "
+        "The result depends only on those rows, the parameters and the code version, "
+        "so the analysis can be re-run and compared.",
+        "Per-account signals, each with the population baseline (the median account) "
+        "and a plain explanation: volume and active span; burst score (hourly count "
+        "minus the median, over 1.4826 times the median absolute deviation across the "
+        "incident's accounts); timing regularity (coefficient of variation of the gaps "
+        "between requests, where scripts sit far below 1, and hour-of-day entropy, "
+        "where log2(24) = 4.58 bits means no sleep); template rate (share of prompts "
+        f"with a MinHash Jaccard match of at least {jaccard:g} on word {words}-grams, "
+        "or exact prompt_sha256 matches when no text was sent); and the harvesting "
+        "profile (share of requests with temperature 0, maximal max_tokens, logprobs "
+        "or n > 1), each compared with the rest of the population by a two-proportion "
+        "test.",
+        "Linkage: accounts sharing an attribute (IP address, "
+        f"/{v4} or /{v6} network, API-key fingerprint, organisation, user agent, "
+        "payment fingerprint, prompt template) are linked; each shared value weighs "
+        "ln(N / number of accounts sharing it), so rare values count most, and a value "
+        "shared by too many accounts links nobody. A link needs a total weight at or "
+        "above the threshold; clusters are the connected components of the links with "
+        "at least the minimum cluster size, and every link keeps its reasons.",
+        "Synchrony is the mean pairwise correlation of the members' per-minute "
+        "request counts.",
+    ]
 
 
 def fmt_number(value: Any, kind: str = "number") -> str:
