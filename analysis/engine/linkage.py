@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from analysis.engine.columns import factorise
 from analysis.engine.load import Facts
 from analysis.engine.templates import Templates
 
@@ -42,12 +43,6 @@ class Links:
     label: np.ndarray  # connected component of each account
     attributes: dict[str, Attribute]
     by_kind: dict[str, sparse.csr_matrix]  # each kind's pair weights (symmetric)
-
-
-def _factorise(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    names = sorted(set(values))
-    index = {name: i for i, name in enumerate(names)}
-    return np.fromiter((index[v] for v in values), np.int64, len(values)), names
 
 
 def _prefix(address: str, v4: int, v6: int) -> str:
@@ -87,8 +82,7 @@ def attributes(
 ) -> dict[str, Attribute]:
     size = len(facts.accounts)
     result: dict[str, Attribute] = {}
-    for kind, (values, account) in facts.attributes.items():
-        code, names = _factorise(values)
+    for kind, (code, names, account) in facts.attributes.items():
         present = np.array([bool(name) for name in names], dtype=bool)
         keep = present[code] if code.size else code.astype(bool)
         result[kind] = _attribute(kind, code[keep], account[keep], names, size, cap)
@@ -99,7 +93,7 @@ def attributes(
                 else ""
                 for n in names
             ]
-            net_code, net_names = _factorise(networks)
+            net_code, net_names = factorise(networks)
             result["ip_prefix"] = _attribute(
                 "ip_prefix", net_code[code[keep]], account[keep], net_names, size, cap
             )

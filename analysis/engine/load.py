@@ -12,8 +12,8 @@ of text into Python one by one.
 3. a deterministic sample of prompt texts (about `prompt_sample` per account, chosen
    by the row's SHA-256, cut to `prompt_chars`).
 
-On PostgreSQL outside a transaction, (2) runs on a connection of its own while this
-thread reads (1) and (3) and matches templates (see Reader).
+On PostgreSQL outside a transaction, (2) and (3) run on connections of their own
+while this thread reads (1), measures timing and matches templates (see Reader).
 
 Why not per-hour and per-gap aggregation in SQL: measured on PostgreSQL 15 with a
 million rows, a window function over (account, time) took 3.0 s and a per-(account,
@@ -24,15 +24,14 @@ Statements are assembled only from this module's constants (hence the S608 noqa)
 every value, batch ids and parameters included, is passed as a query parameter.
 """
 
-import math
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 from django.db import connection, transaction
 
+from analysis.engine.columns import Combinations, combination_columns
 from evidence.models import QueryLogBatch, QueryLogRow
 
 TABLE = QueryLogRow._meta.db_table
@@ -43,9 +42,6 @@ PG_EPOCH_OFFSET = 946_684_800 * MICROSECONDS
 _PG_HEADER = 19
 _PG_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
-# Combination columns, in order, after the account.
-ATTRIBUTES = ("ip", "api_key_fp", "org_id", "user_agent", "payment_fp")
-
 
 @dataclass
 class Facts:
@@ -55,10 +51,18 @@ class Facts:
     rows: int
     harvest: np.ndarray  # (accounts, 3): temperature 0, logprobs, n > 1 (int64)
     max_tokens: tuple[np.ndarray, np.ndarray, np.ndarray]  # account, value, rows
-    # kind -> (value per combination, account per combination), values as text.
-    attributes: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
-    hashed_prompts: tuple[list[str], np.ndarray] = ([], np.zeros(0, np.int64))
-    sampled: tuple[np.ndarray, list[str]] = (np.zeros(0, np.int64), [])
+    # kind -> (code of the value per combination, the values as text (sorted, '' for
+    # none), account per combination).
+    attributes: dict[str, tuple[np.ndarray, list[str], np.ndarray]] = field(
+        default_factory=dict
+    )
+    # The same for the prompt hash of rows logged without text.
+    hashed_prompts: tuple[np.ndarray, list[str], np.ndarray] = (
+        np.zeros(0, np.int64),
+        [],
+        np.zeros(0, np.int64),
+    )
+    sampled: tuple[np.ndarray, list[bytes]] = (np.zeros(0, np.int64), [])  # UTF-8
     sample_fraction: float = 1.0
 
 
@@ -99,9 +103,20 @@ def _tune(cursor, parallel: bool = True) -> None:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
-def _fetch(sql: str, params: list, parallel: bool = True) -> list[tuple]:
+def _server_encoding() -> str | None:
+    return connection.connection.info.parameter_status("server_encoding")
+
+
+def _fetch(
+    sql: str, params: list, parallel: bool = True, raw: bool = False
+) -> list[tuple]:
+    """`raw` (PostgreSQL, on a connection of its own, as the setting would outlive a
+    savepoint): text arrives as the database's UTF-8 bytes, neither decoded here nor
+    encoded again for hashing (a tenth of a second for the prompt sample's 30 MB)."""
     with transaction.atomic(), connection.cursor() as cursor:
         _tune(cursor, parallel)
+        if raw and _server_encoding() == "UTF8":
+            cursor.execute("SET LOCAL client_encoding = 'SQL_ASCII'")
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -205,7 +220,9 @@ def _combination_sql(where: str, parameters: dict) -> tuple[str, list, list]:
             "r.extra -> %s, r.params -> 'max_tokens', 8"
         )
         flags = (
-            "r.params -> 'temperature' = '0'::jsonb",
+            # Containment compares numbers as numbers (0.0 too), as = did, without
+            # extracting the value first: 0.05 s less for a million rows.
+            """r.params @> '{"temperature": 0}'::jsonb""",
             "r.params -> 'logprobs' = 'true'::jsonb OR (r.params -> 'logprobs' > "
             "'0'::jsonb AND r.params -> 'logprobs' < 'false'::jsonb)",
             "r.params -> 'n' > '1'::jsonb AND r.params -> 'n' < 'false'::jsonb",
@@ -241,13 +258,6 @@ def _combination_sql(where: str, parameters: dict) -> tuple[str, list, list]:
     return sql, before, after
 
 
-def _numeric(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return math.nan
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
-
-
 def _combination_rows(
     scope: _Scope, parameters: dict, parallel: bool = True
 ) -> list[tuple]:
@@ -256,25 +266,37 @@ def _combination_rows(
     return _fetch(sql, before + params + after, parallel)
 
 
-def _apply_combinations(facts: Facts, rows: list[tuple]) -> None:
+def _combinations(
+    scope: _Scope, parameters: dict, parallel: bool = True
+) -> Combinations:
+    return combination_columns(_combination_rows(scope, parameters, parallel))
+
+
+def _apply_combinations(facts: Facts, combinations: Combinations) -> None:
     index = {account: i for i, account in enumerate(facts.accounts)}
     account = np.fromiter(
-        (index[row[0]] for row in rows), dtype=np.int64, count=len(rows)
+        map(index.__getitem__, combinations.accounts),
+        np.int64,
+        len(combinations.accounts),
     )
-    for position, kind in enumerate(ATTRIBUTES, start=1):
-        facts.attributes[kind] = ([str(row[position] or "") for row in rows], account)
-    numbers = np.array([_numeric(row[6]) for row in rows], dtype=np.float64)
-    tallies = np.array([row[8:12] for row in rows], dtype=np.int64).reshape(-1, 4)
-    facts.max_tokens = (account, numbers, tallies[:, 0])
+    for kind, (code, names) in combinations.attributes.items():
+        facts.attributes[kind] = (code, names, account)
+    tallies = combinations.tallies
+    facts.max_tokens = (account, combinations.max_tokens, tallies[0])
     facts.harvest = np.zeros((len(facts.accounts), 3), dtype=np.int64)
     for column in range(3):
-        np.add.at(facts.harvest[:, column], account, tallies[:, column + 1])
-    facts.hashed_prompts = ([row[7] or "" for row in rows], account)
+        facts.harvest[:, column] = np.bincount(
+            account, weights=tallies[column + 1], minlength=len(facts.accounts)
+        )
+    facts.hashed_prompts = (*combinations.hashed, account)
 
 
-def _sample_rows(scope: _Scope, parameters: dict, fraction: float) -> list[tuple]:
+def _sample_rows(
+    scope: _Scope, parameters: dict, fraction: float, raw: bool = False
+) -> list[tuple]:
     """The prompts (cut to prompt_chars) of the rows whose SHA-256 falls below
-    `fraction`: the same rows every time, about prompt_sample per account."""
+    `fraction`: the same rows every time, about prompt_sample per account. `raw`:
+    as bytes (see _fetch)."""
     below = "g" if fraction >= 1 else f"{int(fraction * 0xFFFFFFFF):08x}"
     where, params = scope.where()
     if connection.vendor == "postgresql":
@@ -285,6 +307,8 @@ def _sample_rows(scope: _Scope, parameters: dict, fraction: float) -> list[tuple
         f"SELECT r.account_id, {cut} FROM {TABLE} r WHERE {where} "  # noqa: S608
         f"AND r.prompt <> '' AND {sha} < %s",
         [parameters["prompt_chars"], *params, below],
+        False,
+        raw,
     )
 
 
@@ -298,11 +322,14 @@ def _on_own_connection(function, *args):
 class Reader:
     """Reads a case's rows for one analysis.
 
-    On PostgreSQL outside a transaction, the two scans of the table's heap (the
-    combinations and the prompt sample) start at once, each on a connection of its
-    own, while this thread reads the times and works on them: the database's cores
-    scan while numpy computes. Inside a transaction (tests) or on SQLite, each read
-    happens when asked for, on this connection, so it sees the same data.
+    On PostgreSQL outside a transaction, the two scans of the table's heap run on
+    connections of their own while this thread works: the combinations from the
+    start (the thread that fetches them also makes them numpy columns, beside this
+    thread's numpy work), the prompt sample once the times tell how much to sample.
+    Neither uses parallel workers: with the two scans and this thread, a 2-core
+    machine is busy already (a parallel sample made the whole 0.2 s slower). Inside
+    a transaction (tests) or on SQLite, each read happens when asked for, on this
+    connection, so it sees the same data.
     """
 
     def __init__(self, batch_ids: list[int], parameters: dict) -> None:
@@ -316,9 +343,9 @@ class Reader:
         scope = self.scope
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # Started first: it needs nothing from the others, and takes longest.
-            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+            self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
             self.jobs["combinations"] = self.pool.submit(
-                _on_own_connection, _combination_rows, scope, self.parameters, False
+                _on_own_connection, _combinations, scope, self.parameters, False
             )
         progress(2, "Reading accounts and request times")
         by_incident = bool(scope.incidents)
@@ -330,6 +357,17 @@ class Reader:
         self.fraction = min(
             1.0, self.parameters["prompt_sample"] * max(1, len(accounts)) / max(1, rows)
         )
+        if self.pool is not None:
+            # On a connection of its own too, so this thread can work on the times
+            # meanwhile.
+            self.jobs["sample"] = self.pool.submit(
+                _on_own_connection,
+                _sample_rows,
+                scope,
+                self.parameters,
+                self.fraction,
+                True,
+            )
         return Facts(
             accounts=accounts,
             counts=counts,
@@ -348,15 +386,18 @@ class Reader:
         rows = self._result(
             "sample", _sample_rows, self.scope, self.parameters, self.fraction
         )
-        index = {account: i for i, account in enumerate(facts.accounts)}
-        account = np.fromiter((index[a] for a, _ in rows), np.int64, len(rows))
-        facts.sampled = (account, [text for _, text in rows])
+        accounts, texts = list(zip(*rows, strict=True)) or [(), ()]
+        if accounts and isinstance(accounts[0], bytes):  # raw (see _fetch)
+            index = {a.encode(): i for i, a in enumerate(facts.accounts)}
+        else:
+            index = {account: i for i, account in enumerate(facts.accounts)}
+            texts = [text.encode() for text in texts]
+        account = np.fromiter(map(index.__getitem__, accounts), np.int64, len(rows))
+        facts.sampled = (account, list(texts))
 
     def combinations(self, facts: Facts) -> None:
-        rows = self._result(
-            "combinations", _combination_rows, self.scope, self.parameters
-        )
-        _apply_combinations(facts, rows)
+        found = self._result("combinations", _combinations, self.scope, self.parameters)
+        _apply_combinations(facts, found)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -102,14 +102,8 @@ def compute(
         template_rate = np.where(
             found.compared > 0, found.matched / found.compared, np.nan
         )
-    values = {
-        "volume": counts.astype(np.float64),
-        "active_span_hours": timing.span_hours.astype(np.float64),
-        "burst_score": timing.burst.astype(np.float64),
-        "gap_cv": timing.gap_cv,
-        "hour_entropy": timing.hour_entropy,
-        "template_rate": template_rate,
-    }
+    values = timing_values(counts, timing)
+    values["template_rate"] = template_rate
     p_values = {}
     total = float(counts.sum())
     for name, hit in hits.items():
@@ -187,19 +181,47 @@ def _values(array: np.ndarray, rounded: bool = True) -> list:
     return [None if v != v or v in (math.inf, -math.inf) else v for v in array.tolist()]
 
 
-def explanations(signals: Signals, parameters: dict) -> dict[str, list[str]]:
-    """For every signal, one sentence per account (column by column: a million-row
-    case has tens of thousands of accounts, and each sentence is one f-string)."""
-    v = {name: signals.values[name].tolist() for name in SIGNALS}
-    typical = {name: _baseline_text(name, signals.baselines[name]) for name in SIGNALS}
-    timing, found = signals.timing, signals.found
+def percents(shares: np.ndarray) -> list[str]:
+    """percent() of every share: the usual whole percentages looked up at once (numpy
+    rounds half to even, as round() does), the rest one by one."""
+    shares = shares.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        usual = ((shares >= 0.01) & (shares <= 1)) | (shares == 0)
+        whole = np.where(usual, np.round(shares * 100), 0).astype(np.int64)
+    return [
+        _PERCENT[w] if u else percent(x)
+        for u, w, x in zip(usual.tolist(), whole.tolist(), shares.tolist(), strict=True)
+    ]
+
+
+def timing_values(counts: np.ndarray, timing: Timing) -> dict[str, np.ndarray]:
+    return {
+        "volume": counts.astype(np.float64),
+        "active_span_hours": timing.span_hours.astype(np.float64),
+        "burst_score": timing.burst.astype(np.float64),
+        "gap_cv": timing.gap_cv,
+        "hour_entropy": timing.hour_entropy,
+    }
+
+
+TIMING_SIGNALS = (
+    "volume",
+    "active_span_hours",
+    "burst_score",
+    "gap_cv",
+    "hour_entropy",
+)
+
+
+def _timing_text(
+    v: dict[str, list], typical: dict[str, str], timing: Timing
+) -> dict[str, list[str]]:
     peaks, gaps, hours = (
         timing.peak_hour.tolist(),
         timing.gaps.tolist(),
         timing.hours_of_day.tolist(),
     )
-    words, jaccard = parameters["shingle_words"], parameters["template_jaccard"]
-    text = {
+    return {
         "volume": [
             f"Sent {plural(int(x), 'request')}; the median account sent {typical['volume']}."
             for x in v["volume"]
@@ -227,71 +249,106 @@ def explanations(signals: Signals, parameters: dict) -> dict[str, list[str]]:
             f"{MAX_ENTROPY:.2f} (no sleep); median account {typical['hour_entropy']}."
             for x, h in zip(v["hour_entropy"], hours, strict=True)
         ],
+    }
+
+
+def _other_text(signals: Signals, parameters: dict) -> dict[str, list[str]]:
+    """template_rate and the harvesting signals' sentences."""
+    found, counts = signals.found, signals.counts
+    words, jaccard = parameters["shingle_words"], parameters["template_jaccard"]
+    typical = _baseline_text("template_rate", signals.baselines["template_rate"])
+    text = {
         "template_rate": [
-            f"{m} of {c} sampled prompts ({percent(x)}) nearly duplicate another "
+            f"{m} of {c} sampled prompts ({x}) nearly duplicate another "
             f"account's (word {words}-gram Jaccard >= {jaccard:g}); median account "
-            f"{typical['template_rate']}."
+            f"{typical}."
             if c
             else "No sampled prompt long enough to compare (5 words or a hash)."
             for x, c, m in zip(
-                v["template_rate"],
+                percents(signals.values["template_rate"]),
                 found.compared.tolist(),
                 found.matched.tolist(),
                 strict=True,
             )
         ],
     }
-    counts = signals.counts
     for name in HARVESTING:
         if name == "max_tokens_rate" and signals.max_tokens_threshold is None:
             text[name] = ["No request sets max_tokens."] * counts.size
             continue
         hits = signals.hits[name]
         with np.errstate(invalid="ignore", divide="ignore"):
-            rest = ((hits.sum() - hits) / (counts.sum() - counts)).tolist()
+            rest = (hits.sum() - hits) / (counts.sum() - counts)
         what = HARVESTING[name].format(
             threshold=f"{signals.max_tokens_threshold or 0:,.0f}"
         )
+        against = f" of its requests {what}, against "
         text[name] = [
-            f"{percent(x)} of its requests {what}, against {percent(r)} for the rest of "
-            "the population"
+            f"{x}{against}{r} for the rest of the population"
             + ("." if p != p else f" (one-sided two-proportion test, {p_text(p)}).")
             for x, r, p in zip(
-                v[name], rest, signals.p_values[name].tolist(), strict=True
+                percents(signals.values[name]),
+                percents(rest),
+                signals.p_values[name].tolist(),
+                strict=True,
             )
         ]
     return text
 
 
-def account_signals(signals: Signals, parameters: dict) -> list[dict]:
-    """Every account's signals, in the accounts' order."""
-    text = explanations(signals, parameters)
-    columns = []
-    for name in SIGNALS:
-        baseline = number(signals.baselines[name])
-        values = _values(signals.values[name])
-        if name in HARVESTING:
-            p_values = _values(signals.p_values[name], False)
-            columns.append((name, baseline, values, text[name], p_values))
-        else:
-            columns.append((name, baseline, values, text[name], None))
-    result: list[dict] = [{} for _ in range(signals.counts.size)]
-    for name, baseline, values, sentences, p_values in columns:
-        if p_values is None:
-            for entry, value, sentence in zip(result, values, sentences, strict=True):
-                entry[name] = {
-                    "value": value,
-                    "baseline": baseline,
-                    "explanation": sentence,
-                }
-        else:
-            for entry, value, sentence, p in zip(
-                result, values, sentences, p_values, strict=True
-            ):
-                entry[name] = {
-                    "value": value,
-                    "baseline": baseline,
-                    "explanation": sentence,
-                    "p_value": p,
-                }
+def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict]:
+    """Every account's timing signals, in the accounts' order: they need only the
+    request times, so they are written while the database still reads the rest
+    (account_signals adds the others to the same dicts)."""
+    values = timing_values(counts, timing)
+    v = {name: values[name].tolist() for name in TIMING_SIGNALS}
+    typical = {name: _baseline_text(name, _median(values[name])) for name in v}
+    text = _timing_text(v, typical, timing)
+    result: list[dict] = [{} for _ in range(counts.size)]
+    for name in TIMING_SIGNALS:
+        _fill(result, name, _median(values[name]), values[name], text[name])
     return result
+
+
+def _fill(
+    result: list[dict],
+    name: str,
+    baseline: float | None,
+    values: np.ndarray,
+    sentences: list[str],
+    p_values: np.ndarray | None = None,
+) -> None:
+    baseline = number(baseline)
+    if p_values is None:
+        for entry, value, sentence in zip(
+            result, _values(values), sentences, strict=True
+        ):
+            entry[name] = {
+                "value": value,
+                "baseline": baseline,
+                "explanation": sentence,
+            }
+    else:
+        for entry, value, sentence, p in zip(
+            result, _values(values), sentences, _values(p_values, False), strict=True
+        ):
+            entry[name] = {
+                "value": value,
+                "baseline": baseline,
+                "explanation": sentence,
+                "p_value": p,
+            }
+
+
+def account_signals(signals: Signals, parameters: dict, result: list[dict]) -> None:
+    """Add the signals other than timing's to `result` (from timing_signals)."""
+    text = _other_text(signals, parameters)
+    for name in ("template_rate", *HARVESTING):
+        _fill(
+            result,
+            name,
+            signals.baselines[name],
+            signals.values[name],
+            text[name],
+            signals.p_values.get(name),
+        )

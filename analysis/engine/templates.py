@@ -16,12 +16,20 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-CHUNK_BYTES = 4 * 1024 * 1024  # of text shingled at once: about 64 MiB of arrays
+# Text shingled at once: about 16 MiB of arrays, which the allocator reuses from one
+# chunk to the next (arrays of 4 MiB chunks went to fresh pages every time, and
+# their page faults took a third of the shingling time).
+CHUNK_BYTES = 1024 * 1024
+ROTATION_ROWS = 8192  # signatures filled by rotation at once, for the same reason
 _WORD_BASE = np.uint64(0x100000001B3)
 _WORD_BASE_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
 _SHINGLE_BASE = np.uint64(0x9E3779B97F4A7C15)
 _SEPARATORS = np.zeros(256, dtype=bool)
 _SEPARATORS[[0, 9, 10, 11, 12, 13, 32]] = True
+# What a byte counts as in a word's hash: itself, ASCII lower-cased, plus 1.
+_CODES = np.arange(256, dtype=np.uint64)
+_CODES[65:91] += np.uint64(32)
+_CODES += np.uint64(1)
 SNIPPET = 160
 
 
@@ -45,15 +53,16 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def shingle(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
     """(shingle hashes, index of their text), texts in order, for all `texts`."""
     hashes, owners = [], []
+    # Each chunk ends with the text that takes it to CHUNK_BYTES (with separators).
+    ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
     begin = 0
     while begin < len(texts):
-        end, size = begin, 0
-        while end < len(texts) and (size < CHUNK_BYTES or end == begin):
-            size += len(texts[end]) + 1
-            end += 1
+        start = int(ends[begin - 1]) if begin else 0
+        end = int(np.searchsorted(ends, start + CHUNK_BYTES)) + 1
+        end = min(end, len(texts))
         h, o = _shingle_chunk(texts[begin:end], k)
         hashes.append(h)
         owners.append(o + begin)
@@ -78,21 +87,26 @@ def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS[0][:size], _POWERS[1][:size]
 
 
-def _shingle_chunk(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-    data = np.frombuffer(("\x00".join(texts) + "\x00").encode(), dtype=np.uint8)
-    data = np.where((data >= 65) & (data <= 90), data + 32, data)  # ASCII lower case
-    separator = _SEPARATORS[data]
-    starts = np.flatnonzero(~separator & np.concatenate(([True], separator[:-1])))
-    ends = np.flatnonzero(~separator & np.concatenate((separator[1:], [True]))) + 1
-    # A word's hash is sum(byte[j] * C^(j - start)) over its bytes: differences of
-    # one prefix sum of byte[j] * C^j, shifted back by C^-start (C is odd, so it has
-    # an inverse mod 2^64). All arithmetic wraps mod 2^64 on purpose.
+def _shingle_chunk(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
+    data = np.frombuffer(b"\x00".join(texts) + b"\x00", dtype=np.uint8)
+    # Word ends: where a run of non-separators starts and stops.
+    edge = np.diff((~_SEPARATORS[data]).view(np.int8), prepend=0, append=0)
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    # A word's hash is sum(code[j] * C^(j - start)) over its bytes (code: the byte,
+    # ASCII lower-cased, plus 1): differences of one prefix sum of code[j] * C^j,
+    # shifted back by C^-start (C is odd, so it has an inverse mod 2^64). All
+    # arithmetic wraps mod 2^64 on purpose.
     power, back = _powers(data.size)
+    codes = _CODES[data]
     with np.errstate(over="ignore"):
+        np.multiply(codes, power, out=codes)
         prefix = np.zeros(data.size + 1, dtype=np.uint64)
-        np.cumsum((data.astype(np.uint64) + np.uint64(1)) * power, out=prefix[1:])
+        np.cumsum(codes, out=prefix[1:])
         words = _mix((prefix[ends] - prefix[starts]) * back[starts])
-    owner = np.searchsorted(np.flatnonzero(data == 0), starts)  # the word's text
+    del codes, prefix
+    # The word's text: texts end at each 0 byte; count the words before each end.
+    before = np.searchsorted(starts, np.flatnonzero(data == 0))
+    owner = np.repeat(np.arange(before.size), np.diff(before, prepend=0))
     count = words.size - k + 1
     if count <= 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
@@ -121,26 +135,38 @@ def signatures(
     first = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
     present = owners[first]
     texts = present.size
-    compact = np.repeat(np.arange(texts), np.diff(np.append(first, owners.size)))
-    with np.errstate(over="ignore"):
-        bins = (
-            ((hashes >> np.uint64(32)) * np.uint64(length)) >> np.uint64(32)
-        ).astype(np.int64)
-    values = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    # Each shingle's cell: its text's row, plus its bin (high bits x length / 2^32,
+    # below 2^41, so the uint64 reads as the same int64).
+    cell = np.repeat(np.arange(texts) * length, np.diff(np.append(first, owners.size)))
+    cell += ((hashes >> np.uint64(32)) * np.uint64(length) >> np.uint64(32)).view(
+        np.int64
+    )
+    values = hashes.astype(np.uint32)  # the low 32 bits (unsigned casts wrap)
     empty_value = np.iinfo(np.uint32).max
     table = np.full(texts * length, empty_value, dtype=np.uint32)
-    np.minimum.at(table, compact * length + bins, values)
+    np.minimum.at(table, cell, values)
     table = table.reshape(texts, length)
-    # Rotation: for each bin, the nearest non-empty bin at or after it, circularly.
+    signature = np.empty((length, texts), dtype=np.uint32)
+    # In blocks of rows: the temporaries stay small enough to be reused from one
+    # block to the next instead of each being fresh (page-faulted) memory.
+    for begin in range(0, texts, ROTATION_ROWS):
+        block = table[begin : begin + ROTATION_ROWS]
+        signature[:, begin : begin + block.shape[0]] = _rotated(block, empty_value).T
+    return present, signature
+
+
+def _rotated(table: np.ndarray, empty_value: int) -> np.ndarray:
+    """Rotation: each empty bin takes the nearest non-empty bin at or after it,
+    circularly, shifted by the distance."""
+    length = table.shape[1]
     position = np.arange(length, dtype=np.int16)
     filled = np.where(table != empty_value, position, np.int16(2 * length))
     ahead = np.concatenate((filled, filled + np.int16(length)), axis=1)
     ahead = np.minimum.accumulate(ahead[:, ::-1], axis=1)[:, ::-1][:, :length]
-    source = table[np.arange(texts)[:, None], ahead % length]
+    source = np.take_along_axis(table, ahead % length, axis=1)
     with np.errstate(over="ignore"):
         shift = (ahead - position).astype(np.uint32) * np.uint32(0x9E3779B1)
-        table = source + shift
-    return present, np.ascontiguousarray(table.T)
+        return source + shift
 
 
 def _fingerprint(signature: np.ndarray) -> np.ndarray:
@@ -177,7 +203,7 @@ def candidates(signature: np.ndarray, bands: int) -> np.ndarray:
     return np.unique(pairs, axis=0) if pairs.size else pairs.reshape(0, 2)
 
 
-def exact_jaccard(texts: list[str], pairs: np.ndarray, k: int) -> np.ndarray:
+def exact_jaccard(texts: list[bytes], pairs: np.ndarray, k: int) -> np.ndarray:
     """The exact Jaccard of the word k-gram sets of each pair of texts."""
     if not len(pairs):
         return np.zeros(0)
@@ -196,24 +222,25 @@ def exact_jaccard(texts: list[str], pairs: np.ndarray, k: int) -> np.ndarray:
     return common / np.maximum(union, 1)
 
 
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
+def _snippet(utf8: bytes) -> str:
+    text = " ".join(utf8.decode().split())
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
 
 
 def templates(
-    sampled: tuple[np.ndarray, list[str]], size: int, parameters: dict
+    sampled: tuple[np.ndarray, list[bytes]], size: int, parameters: dict
 ) -> Templates:
-    """Templates among the sampled prompt texts (see with_hashes for the rest)."""
+    """Templates among the sampled prompt texts, in UTF-8 (see with_hashes for the
+    rest). Their bytes sort as their characters do."""
     k = parameters["shingle_words"]
     accounts, sample = sampled
-    texts = list(dict.fromkeys(sample))
+    texts = list(dict.fromkeys(sample))  # distinct, in the order first sampled
+    code = {text: i for i, text in enumerate(texts)}
+    text_of = np.fromiter(map(code.__getitem__, sample), np.int64, len(sample))
     if not texts:
         nothing = np.zeros(0, dtype=np.int64)
         empty = np.zeros(size, dtype=np.int64)
         return Templates(empty, empty.copy(), [], nothing, nothing, 0, 0)
-    code = {text: i for i, text in enumerate(texts)}
-    text_of = np.fromiter((code[t] for t in sample), dtype=np.int64, count=len(sample))
     pair = np.unique(text_of * size + accounts)
     pair_text, pair_account = pair // size, pair % size
 
@@ -248,7 +275,7 @@ def templates(
     # Each shared template is shown by its alphabetically first prompt, and listed
     # in that order (component numbers depend on the order rows arrived in).
     shared_label = spread >= 2
-    first: dict[int, str] = {}
+    first: dict[int, bytes] = {}
     for t in np.flatnonzero(shared_label[label]).tolist():
         known = first.get(label[t])
         if known is None or texts[t] < known:
@@ -273,22 +300,20 @@ def templates(
 
 
 def with_hashes(
-    found: Templates, hashed: tuple[list[str], np.ndarray], size: int
+    found: Templates, hashed: tuple[np.ndarray, list[str], np.ndarray], size: int
 ) -> Templates:
-    """Add the rows logged without text: their exact prompt hash is the template."""
+    """Add the rows logged without text: their exact prompt hash is the template.
+    `hashed`: (code per combination, the hashes sorted, '' for none, account)."""
     compared, matched = found.compared.copy(), found.matched.copy()
     values = list(found.values)
     value_of, account_of = found.value_of, found.account_of
-    digests, digest_account = hashed
-    present_hash = np.array([bool(d) for d in digests], dtype=bool)
+    code, every, digest_account = hashed
+    known = np.array([bool(d) for d in every], dtype=bool)
+    present_hash = known[code] if code.size else code.astype(bool)
     if present_hash.any():
-        names = sorted({d for d in digests if d})
-        index = {d: i for i, d in enumerate(names)}
-        digest = np.fromiter(
-            (index[d] for d in digests if d),
-            dtype=np.int64,
-            count=int(present_hash.sum()),
-        )
+        names = [d for d in every if d]
+        among = np.cumsum(known) - 1  # position among the non-empty names
+        digest = among[code[present_hash]]
         unique = np.unique(digest * size + digest_account[present_hash])
         by, who = unique // size, unique % size
         reach = np.bincount(by, minlength=len(names))
