@@ -11,14 +11,15 @@ from analysis.engine.timing import mean_correlation, minute_counts, starts_of
 
 SEED = 20261102
 PER_KIND = 20  # shared values listed per kind of attribute
+# kind -> (verb, one shared value, several, how a value is shown)
 KIND_WORDS = {
-    "prompt_template": ("send prompts from", "shared templates", "'{v}'"),
-    "ip": ("connect from", "shared IP addresses", "{v}"),
-    "ip_prefix": ("connect from", "shared networks", "{v}"),
-    "api_key_fp": ("use", "shared API keys", "{v}"),
-    "org_id": ("belong to", "shared organisations", "{v}"),
-    "user_agent": ("use", "shared clients", "'{v}'"),
-    "payment_fp": ("pay with", "shared card fingerprints", "{v}"),
+    "prompt_template": ("send prompts from", "template", "templates", "'{v}'"),
+    "ip": ("connect from", "IP address", "IP addresses", "{v}"),
+    "ip_prefix": ("connect from", "network", "networks", "{v}"),
+    "api_key_fp": ("use", "API key", "API keys", "{v}"),
+    "org_id": ("belong to", "organisation", "organisations", "{v}"),
+    "user_agent": ("use", "client", "clients", "'{v}'"),
+    "payment_fp": ("pay with", "card fingerprint", "card fingerprints", "{v}"),
 }
 
 
@@ -63,14 +64,13 @@ def shared_attributes(
 
 def _kind_reason(kind: str, listed: list[dict], covered: int, size: int) -> str:
     top = listed[0]
-    verb, noun, shown = KIND_WORDS[kind]
+    verb, one, several, shown = KIND_WORDS[kind]
     outside = top["accounts_total"] - top["accounts"]
     elsewhere = f", {outside:,} outside the cluster" if outside else ""
     values = len(listed)
-    noun = noun if values > 1 else noun.replace("shared ", "a shared ").rstrip("s")
-    count = f"{values:,} " if values > 1 else ""
+    noun = f"{values:,} shared {several}" if values > 1 else f"a shared {one}"
     return (
-        f"{covered:,} of {size:,} accounts {verb} {count}{noun}, e.g. "
+        f"{covered:,} of {size:,} accounts {verb} {noun}, e.g. "
         f"{shown.format(v=top['value'])} ({top['accounts']:,} accounts{elsewhere})."
     )
 

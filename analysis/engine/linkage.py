@@ -45,11 +45,16 @@ class Links:
     by_kind: dict[str, sparse.csr_matrix]  # each kind's pair weights (symmetric)
 
 
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
 def _prefix(address: str, v4: int, v6: int) -> str:
     """'203.0.113.7' -> '203.0.113.0/24'; through socket's C parsers, as ipaddress
     takes 30 microseconds an address and a case has tens of thousands."""
     family, bits = (socket.AF_INET6, 128) if ":" in address else (socket.AF_INET, 32)
     packed = socket.inet_pton(family, address)
+    if bits == 128 and packed[:12] == _V4_MAPPED:  # ::ffff:a.b.c.d is IPv4 a.b.c.d
+        family, bits, packed = socket.AF_INET, 32, packed[12:]
     length = v6 if bits == 128 else v4
     value = int.from_bytes(packed, "big") >> (bits - length) << (bits - length)
     return f"{socket.inet_ntop(family, value.to_bytes(bits // 8, 'big'))}/{length}"

@@ -24,6 +24,7 @@ Statements are assembled only from this module's constants (hence the S608 noqa)
 every value, batch ids and parameters included, is passed as a query parameter.
 """
 
+import contextlib
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -107,13 +108,22 @@ def _server_encoding() -> str | None:
     return connection.connection.info.parameter_status("server_encoding")
 
 
+def _settings_scope():
+    """A transaction on PostgreSQL, where SET LOCAL needs one. None on SQLite: its
+    transactions start IMMEDIATE here and would hold the write lock for the whole
+    read, making ingestion wait (the batches read are complete either way)."""
+    if connection.vendor == "postgresql":
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
 def _fetch(
     sql: str, params: list, parallel: bool = True, raw: bool = False
 ) -> list[tuple]:
     """`raw` (PostgreSQL, on a connection of its own, as the setting would outlive a
     savepoint): text arrives as the database's UTF-8 bytes, neither decoded here nor
     encoded again for hashing (a tenth of a second for the prompt sample's 30 MB)."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with _settings_scope(), connection.cursor() as cursor:
         _tune(cursor, parallel)
         if raw and _server_encoding() == "UTF8":
             cursor.execute("SET LOCAL client_encoding = 'SQL_ASCII'")

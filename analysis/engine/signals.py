@@ -263,7 +263,7 @@ def _other_text(signals: Signals, parameters: dict) -> dict[str, list[str]]:
             f"account's (word {words}-gram Jaccard >= {jaccard:g}); median account "
             f"{typical}."
             if c
-            else "No sampled prompt long enough to compare (5 words or a hash)."
+            else f"No sampled prompt long enough to compare ({words} words or a hash)."
             for x, c, m in zip(
                 percents(signals.values["template_rate"]),
                 found.compared.tolist(),

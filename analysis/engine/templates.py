@@ -234,7 +234,9 @@ def templates(
     rest). Their bytes sort as their characters do."""
     k = parameters["shingle_words"]
     accounts, sample = sampled
-    texts = list(dict.fromkeys(sample))  # distinct, in the order first sampled
+    # Distinct and sorted: rows arrive in any order (parallel scans), and LSH's bucket
+    # leaders, hence the count of verified pairs, must not depend on it.
+    texts = sorted(set(sample))
     code = {text: i for i, text in enumerate(texts)}
     text_of = np.fromiter(map(code.__getitem__, sample), np.int64, len(sample))
     if not texts:

@@ -192,6 +192,12 @@ def test_parameters_default_to_the_documented_values():
         ({"link_kinds": ["ip", "asn"]}, "link_kinds"),
         ({"payment_key": "a b"}, "payment_key"),
         ({"lsh_bands": 5}, "lsh_bands"),
+        # bounded so that no request can exhaust a worker's memory
+        ({"max_group": 100_000}, "max_group"),
+        ({"max_share": 1.0}, "max_share"),
+        ({"prompt_sample": 10_000}, "prompt_sample"),
+        ({"prompt_chars": 100_000}, "prompt_chars"),
+        ({"minhash_permutations": 512}, "minhash_permutations"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name(raw, named):
@@ -219,3 +225,9 @@ def test_reading_beside_or_inside_a_transaction_gives_the_same_result(
     # then
     assert beside == inside
     assert len(beside["clusters"]) == 1
+
+
+def test_an_ipv4_mapped_address_falls_into_its_ipv4_network():
+    assert _prefix("::ffff:203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert _prefix("203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert _prefix("2001:db8:a1:9::b", 24, 48) == "2001:db8:a1::/48"
