@@ -79,8 +79,10 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "tool": TOOL,
         "code_version": analysis.code_version,
         "requested_by": analysis.requested_by.username,
-        "requested_at": rfc3339(analysis.requested_at),
-        "finished_at": rfc3339(analysis.finished_at) if analysis.finished_at else "",
+        "requested_at": fmt_time(rfc3339(analysis.requested_at)) + " UTC",
+        "finished_at": fmt_time(rfc3339(analysis.finished_at)) + " UTC"
+        if analysis.finished_at
+        else "",
         "method": method_text(analysis.parameters or {}),
         "parameters": [
             {"name": name, "value": _value(value)}
