@@ -3,8 +3,11 @@
 
 On PostgreSQL the server writes the CSV itself (`COPY ... TO STDOUT`) and we only pass
 its chunks on: a million rows take seconds instead of minutes in a Python CSV writer.
-Other databases (SQLite in development) take the row-by-row path. Both write the same
-columns and formats.
+Other databases (SQLite in development) take the row-by-row path. Both give the same
+columns and values; the bytes differ in form only: COPY quotes empty strings ("") to
+tell them from NULL, and writes JSON as jsonb prints it (keys by length, then bytes),
+where Python sorts keys. The attachment's SHA-256 in the manifest is of the bytes as
+written.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Evidence bytes in Django's storage, named by SHA-256 and written once."""
 
+import contextlib
 import hashlib
+import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 
 import filetype
@@ -12,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils._os import safe_makedirs
 
 from evidence.models import Blob
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 
@@ -118,11 +123,23 @@ def _publish_to_folder(
             os.link(temporary, final)  # never replaces an existing name
         except FileExistsError:
             if _stored_sha256(storage, name) != sha256:
-                raise OSError(f"{name} is stored but does not hold {sha256}") from None
-        else:
-            _fsync_folder(folder)
+                _set_aside_and_replace(final, temporary)
+        _fsync_folder(folder)
     finally:
-        os.unlink(temporary)
+        with contextlib.suppress(FileNotFoundError):  # published by os.replace
+            os.unlink(temporary)
+
+
+def _set_aside_and_replace(final: str, temporary: str) -> None:
+    """`final` holds other bytes, and no Blob refers to them (blob_store returns the
+    existing Blob before publishing): a file an interrupted older writer left, or one
+    put there by hand. Keep those bytes beside it for investigation and publish the
+    right ones in one step; a racing upload of the same content has the same bytes,
+    so replacing its copy changes nothing."""
+    aside = f"{final}.unreferenced-{uuid.uuid4().hex}"
+    os.link(final, aside)
+    os.replace(temporary, final)
+    logger.warning("Stored file %s did not hold its hash; kept it as %s", final, aside)
 
 
 def _fsync_folder(folder: str) -> None:

@@ -108,18 +108,22 @@ def test_a_copy_already_published_under_the_name_is_kept(settings, db):
     assert folder_listing(settings) == [blob.storage_name]
 
 
-def test_other_bytes_under_the_name_are_refused_and_left_alone(settings, db):
-    # given: someone replaced the stored file
+def test_unreferenced_other_bytes_under_the_name_are_set_aside(settings, db):
+    # given: a file no Blob refers to holds other bytes under the name (an older
+    # writer was interrupted, or someone put it there)
     path = stored_path(settings)
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"tampered")
+    path.write_bytes(b"truncated")
     # when
-    with pytest.raises(OSError, match="does not hold"):
-        store()
-    # then
-    assert path.read_bytes() == b"tampered"
-    assert not Blob.objects.exists()
-    assert folder_listing(settings) == [storage_name_for(sha(CONTENT))]
+    blob = store()
+    # then: the right bytes are published, the others kept beside them
+    assert path.read_bytes() == CONTENT
+    assert blob.sha256 == sha(CONTENT)
+    name = storage_name_for(sha(CONTENT))
+    listing = folder_listing(settings)
+    assert listing[0] == name and len(listing) == 2
+    assert listing[1].startswith(f"{name}.unreferenced-")
+    assert (path.parent / listing[1].rsplit("/", 1)[-1]).read_bytes() == b"truncated"
 
 
 def test_bytes_that_do_not_match_the_received_hash_store_nothing(settings, db):
