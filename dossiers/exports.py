@@ -31,14 +31,20 @@ class BinarySink(Protocol):
     def write(self, data: bytes, /) -> int: ...
 
 
-def query_log_export(incident: Incident, sink: BinarySink) -> None:
+def query_log_export(
+    incident: Incident, batch_ids: list[int], sink: BinarySink
+) -> None:
+    """The rows of `batch_ids` (the batches the dossier's snapshot lists: a batch
+    that lands while the dossier renders is in neither)."""
     if connection.vendor == "postgresql":
-        _copy_from_postgresql(incident, sink)
+        _copy_from_postgresql(incident, batch_ids, sink)
     else:
-        _write_row_by_row(incident, sink)
+        _write_row_by_row(incident, batch_ids, sink)
 
 
-def _copy_from_postgresql(incident: Incident, sink: BinarySink) -> None:
+def _copy_from_postgresql(
+    incident: Incident, batch_ids: list[int], sink: BinarySink
+) -> None:
     table = QueryLogRow._meta.db_table
     # Columns are qualified: "timestamp" alone would name the text column below.
     selected = []
@@ -60,20 +66,23 @@ def _copy_from_postgresql(incident: Incident, sink: BinarySink) -> None:
     # Built from this module's constants only; the incident is a bound parameter.
     query = (
         f"COPY (SELECT {', '.join(selected)} FROM {table} AS q "  # noqa: S608
-        'WHERE q."incident_id" = %s ORDER BY q."timestamp", q."id") '
+        'WHERE q."incident_id" = %s AND q."batch_id" = ANY(%s) '
+        'ORDER BY q."timestamp", q."id") '
         "TO STDOUT WITH (FORMAT csv, HEADER true)"
     )
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-        with raw.copy(query, (incident.pk,)) as copy:
+        with raw.copy(query, (incident.pk, list(batch_ids))) as copy:
             for chunk in copy:
                 sink.write(chunk)
 
 
-def _write_row_by_row(incident: Incident, sink: BinarySink) -> None:
+def _write_row_by_row(
+    incident: Incident, batch_ids: list[int], sink: BinarySink
+) -> None:
     fields = ["batch_id", *COLUMNS[1:]]
     rows = (
-        QueryLogRow.objects.filter(incident=incident)
+        QueryLogRow.objects.filter(incident=incident, batch_id__in=batch_ids)
         .order_by("timestamp", "id")
         .values_list(*fields)
         .iterator(chunk_size=5000)

@@ -235,7 +235,8 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attach
     files = []
     if "query_logs" in dossier.sections or "appendix" in dossier.sections:
         with PackedFile(workdir / "query-logs.csv.deflate") as packed:
-            query_log_export(incident, packed)
+            batch_ids = [b["id"] for b in snapshot["query_logs"]["batches"]]
+            query_log_export(incident, batch_ids, packed)
         files.append(
             packed.attachment(
                 "query-logs.csv",

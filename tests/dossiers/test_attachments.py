@@ -16,8 +16,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from dossiers.exports import COLUMNS
-from evidence.models import QueryLogRow
+from dossiers.exports import COLUMNS, query_log_export
+from evidence.models import QueryLogBatch, QueryLogRow
 from evidence.services.custody import rfc3339
 from tests.evidence.test_query_logs import ndjson, post, record
 
@@ -121,3 +121,21 @@ def test_signed_dossier_with_attachments_validates_and_checks(finished, settings
         for spec in pdf.attachments.values():
             assert spec.get_file().mime_type in ("text/csv", "application/json")
             assert "/ModDate" in spec.obj.EF.F.Params
+
+
+def test_the_export_holds_only_the_batches_of_the_snapshot(incident, service_user, api):
+    # given: two batches; the snapshot was taken when only the first had landed
+    tool = api(service_user, "ingest")
+    assert (
+        post(tool, incident, ndjson([record(i) for i in range(5)])).status_code == 201
+    )
+    later = [record(i, request_id=f"late_{i}") for i in range(3)]
+    assert post(tool, incident, ndjson(later)).status_code == 201
+    first, _ = QueryLogBatch.objects.order_by("id")
+    # when
+    sink = io.BytesIO()
+    query_log_export(incident, [first.pk], sink)
+    # then
+    exported = list(csv.DictReader(io.StringIO(sink.getvalue().decode())))
+    assert len(exported) == 5
+    assert {r["batch"] for r in exported} == {str(first.pk)}
