@@ -1,8 +1,4 @@
-import contextlib
-import logging
-
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from analysis.services import (
@@ -11,8 +7,7 @@ from analysis.services import (
     analysis_recover_stale,
     analysis_release,
 )
-
-logger = logging.getLogger(__name__)
+from config.jobs import run_job
 
 
 @shared_task(
@@ -28,19 +23,13 @@ logger = logging.getLogger(__name__)
 def analysis_compute_task(self, analysis_id: int) -> None:
     """Compute one analysis. Idempotent: a finished or live job is left alone. A crash
     other than a transient database error fails the job with the reason."""
-    try:
-        analysis_compute(analysis_id=analysis_id)
-    except SoftTimeLimitExceeded:
-        analysis_fail(
-            analysis_id=analysis_id, error="The analysis took longer than 29 minutes."
-        )
-    except OperationalError:
-        with contextlib.suppress(OperationalError):  # the sweeper covers this case
-            analysis_release(analysis_id=analysis_id)
-        raise
-    except Exception as error:  # surfaced to the user on the job, not swallowed
-        logger.exception("analysis %s failed", analysis_id)
-        analysis_fail(analysis_id=analysis_id, error=f"{type(error).__name__}: {error}")
+    run_job(
+        name=f"analysis {analysis_id}",
+        work=lambda: analysis_compute(analysis_id=analysis_id),
+        fail=lambda error: analysis_fail(analysis_id=analysis_id, error=error),
+        release=lambda: analysis_release(analysis_id=analysis_id),
+        too_long="The analysis took longer than 29 minutes.",
+    )
 
 
 @shared_task

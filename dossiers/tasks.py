@@ -1,18 +1,13 @@
-import contextlib
-import logging
-
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
+from config.jobs import run_job
 from dossiers.services import (
     dossier_fail,
     dossier_recover_stale,
     dossier_release,
     dossier_render,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -28,19 +23,13 @@ logger = logging.getLogger(__name__)
 def dossier_render_task(self, dossier_id: int) -> None:
     """Render one dossier. Idempotent: a finished or live job is left alone. A crash
     other than a transient database error fails the job with the reason."""
-    try:
-        dossier_render(dossier_id=dossier_id)
-    except SoftTimeLimitExceeded:
-        dossier_fail(
-            dossier_id=dossier_id, error="Rendering took longer than 9 minutes."
-        )
-    except OperationalError:
-        with contextlib.suppress(OperationalError):  # the sweeper covers this case
-            dossier_release(dossier_id=dossier_id)
-        raise
-    except Exception as error:  # surfaced to the user on the job, not swallowed
-        logger.exception("dossier %s failed", dossier_id)
-        dossier_fail(dossier_id=dossier_id, error=f"{type(error).__name__}: {error}")
+    run_job(
+        name=f"dossier {dossier_id}",
+        work=lambda: dossier_render(dossier_id=dossier_id),
+        fail=lambda error: dossier_fail(dossier_id=dossier_id, error=error),
+        release=lambda: dossier_release(dossier_id=dossier_id),
+        too_long="Rendering took longer than 9 minutes.",
+    )
 
 
 @shared_task

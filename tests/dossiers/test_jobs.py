@@ -6,10 +6,18 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
+from dossiers import services
 from dossiers.models import Dossier
-from dossiers.services import MAX_ATTEMPTS, dossier_recover_stale, dossier_render
+from dossiers.services import (
+    MAX_ATTEMPTS,
+    dossier_recover_stale,
+    dossier_render,
+    dossier_request,
+)
+from dossiers.tasks import dossier_render_task
 from evidence.models import CustodyEvent, Evidence
 from tests.evidence.conftest import upload
 
@@ -199,3 +207,28 @@ def test_the_answer_to_a_request_is_queued_even_when_a_worker_is_fast(
         0,
     )
     assert Dossier.objects.get().status == "done"
+
+
+def test_a_database_error_gives_the_job_back_so_the_retry_renders_it(
+    case, counsel, monkeypatch
+):
+    # given: the snapshot hits a transient database error once
+    dossier = dossier_request(incident=case, by=counsel)
+    real_snapshot, calls = services.build_snapshot, []
+
+    def flaky_snapshot(dossier):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_snapshot(dossier)
+
+    monkeypatch.setattr(services, "build_snapshot", flaky_snapshot)
+    # when: the first try fails; the job is queued again, not left rendering
+    with pytest.raises(OperationalError):
+        dossier_render_task.apply(args=[dossier.pk], throw=True, retries=3)
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.heartbeat_at) == ("queued", None)
+    # then: the retry takes it at once and finishes it
+    dossier_render_task.apply(args=[dossier.pk])
+    dossier.refresh_from_db()
+    assert (dossier.status, len(calls)) == ("done", 2)
