@@ -222,6 +222,34 @@ class QueryLogRow(models.Model):
         ]
 
 
+class QueryLogFacet(models.Model):
+    """A batch's rows summed per account and per distinct combination of the values
+    that can link accounts (address, key, organisation, client, payment fingerprint),
+    with max_tokens, the prompt hash of rows logged without text, and counts of the
+    parameters that mark harvesting. Written with the rows, in the same transaction
+    (evidence.querylog_facets), so that an analysis reads a few rows per account
+    instead of every request; derived, never evidence in itself."""
+
+    batch = models.ForeignKey(
+        QueryLogBatch, on_delete=models.PROTECT, related_name="facets"
+    )
+    account_id = models.CharField(max_length=256)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    api_key_fp = models.CharField(max_length=256, blank=True)
+    org_id = models.CharField(max_length=256, blank=True)
+    user_agent = models.CharField(max_length=1024, blank=True)
+    # extra[querylog_facets.PAYMENT_KEY] as text ('' when absent).
+    payment_fp = models.TextField(blank=True)
+    max_tokens = models.FloatField(null=True, blank=True)  # null: not a number
+    # Only of rows logged without prompt text, with their prompt_tokens.
+    prompt_sha256 = models.CharField(max_length=64, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    rows = models.PositiveIntegerField()
+    temperature_zero = models.PositiveIntegerField()
+    with_logprobs = models.PositiveIntegerField()
+    several_choices = models.PositiveIntegerField()  # n > 1
+
+
 class ForensicResult(models.Model):
     """A finding produced elsewhere (watermark test, fingerprint, similarity) recorded
     with its statistics; the submission itself is kept as an evidence item."""

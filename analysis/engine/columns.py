@@ -1,25 +1,27 @@
-"""The attribute combinations' rows (see load.py) as numpy columns: each text column
-factorised (a code per row, the distinct values sorted), max_tokens as floats, the
-counts as one int64 array. Pure Python and numpy, so that it runs on the thread that
-fetched the rows, beside the numpy work of the main one."""
+"""What the facets say of each account (see load.py) as numpy columns: for each
+linking attribute and for the prompt hashes, the (account, value) pairs with the
+value factorised (a code per pair, the distinct values sorted); max_tokens levels
+and harvesting counts per account. Pure Python and numpy, so that it runs on the
+thread that fetched the rows, beside the numpy work of the main one."""
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 
-# Combination columns, in order, after the account.
+# Linking attributes whose values the facets keep.
 ATTRIBUTES = ("ip", "api_key_fp", "org_id", "user_agent", "payment_fp")
+
+Pairs = tuple[tuple[str, ...], np.ndarray, list[str]]  # accounts, code, values
 
 
 @dataclass
 class Combinations:
-    accounts: tuple  # account_id of each combination
-    attributes: dict[str, tuple[np.ndarray, list[str]]]  # kind -> factorised
-    max_tokens: np.ndarray  # float, NaN where not a number
-    tallies: np.ndarray  # (4, combinations): rows, temperature 0, logprobs, n > 1
-    hashed: tuple[np.ndarray, list[str]]  # prompt hash of rows without text
+    attributes: dict[str, Pairs]  # kind -> the accounts holding each value
+    hashed: Pairs  # prompt hashes of rows logged without text
+    max_tokens: tuple[tuple[str, ...], np.ndarray, np.ndarray]  # account, value, rows
+    # Accounts with harvesting requests, and their counts (3, accounts): temperature
+    # 0, logprobs, n > 1.
+    harvest: tuple[tuple[str, ...], np.ndarray]
 
 
 def factorise(values) -> tuple[np.ndarray, list[str]]:
@@ -34,26 +36,28 @@ def factorise(values) -> tuple[np.ndarray, list[str]]:
     return np.fromiter(map(code.__getitem__, values), np.int64, len(values)), names
 
 
-def numeric(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return math.nan
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
+def pairs(rows: list[tuple]) -> Pairs:
+    """Rows of (account, value)."""
+    accounts, values = list(zip(*rows, strict=True)) or [(), ()]
+    code, names = factorise(values)
+    return accounts, code, names
 
 
-def combination_columns(rows: list[tuple]) -> Combinations:
-    """Rows of (account, the ATTRIBUTES, max_tokens, prompt hash, four counts)."""
-    count = len(rows)
-    columns = list(zip(*rows, strict=True)) or [()] * 12
-    # max_tokens takes few values: each converted once.
-    number = {v: numeric(v) for v in dict.fromkeys(columns[6])}
+def combination_columns(read: dict[str, list[tuple]]) -> Combinations:
+    """`read`: each attribute's and "hashed" (account, value) rows, "max_tokens"
+    (account, value, rows) and "harvest" (account, three counts) rows."""
+    tokens = list(zip(*read["max_tokens"], strict=True)) or [(), (), ()]
+    harvest = list(zip(*read["harvest"], strict=True)) or [(), (), (), ()]
     return Combinations(
-        accounts=columns[0],
-        attributes={
-            kind: factorise(columns[position])
-            for position, kind in enumerate(ATTRIBUTES, start=1)
-        },
-        max_tokens=np.fromiter(map(number.__getitem__, columns[6]), np.float64, count),
-        tallies=np.array(columns[8:12], dtype=np.int64).reshape(4, count),
-        hashed=factorise(columns[7]),
+        attributes={kind: pairs(read[kind]) for kind in ATTRIBUTES},
+        hashed=pairs(read["hashed"]),
+        max_tokens=(
+            tokens[0],
+            np.array(tokens[1], dtype=np.float64),
+            np.array(tokens[2], dtype=np.int64),
+        ),
+        harvest=(
+            harvest[0],
+            np.array(harvest[1:], dtype=np.int64).reshape(3, len(harvest[0])),
+        ),
     )

@@ -82,9 +82,8 @@ def _attribute(
     return Attribute(kind, names, spread, weight, links, incidence)
 
 
-def attributes(
-    facts: Facts, found: Templates, parameters: dict, cap: int
-) -> dict[str, Attribute]:
+def attributes(facts: Facts, parameters: dict, cap: int) -> dict[str, Attribute]:
+    """Every kind's Attribute but prompt_template's (see link)."""
     size = len(facts.accounts)
     result: dict[str, Attribute] = {}
     for kind, (code, names, account) in facts.attributes.items():
@@ -102,14 +101,6 @@ def attributes(
             result["ip_prefix"] = _attribute(
                 "ip_prefix", net_code[code[keep]], account[keep], net_names, size, cap
             )
-    result["prompt_template"] = _attribute(
-        "prompt_template",
-        found.value_of,
-        found.account_of,
-        found.values,
-        size,
-        cap,
-    )
     return result
 
 
@@ -126,20 +117,50 @@ def cap_for(size: int, parameters: dict) -> int:
     return max(2, min(int(parameters["max_share"] * size), parameters["max_group"]))
 
 
-def link(facts: Facts, found: Templates, parameters: dict) -> Links:
-    size = len(facts.accounts)
-    cap = cap_for(size, parameters)
+def _pair_weights(attribute: Attribute) -> sparse.csr_matrix:
+    weighted = sparse.diags(np.where(attribute.links, attribute.weight, 0.0))
+    # The diagonal (an account with itself) is left in: only the upper triangle
+    # becomes edges.
+    return (attribute.incidence.T @ weighted @ attribute.incidence).tocsr()
+
+
+@dataclass
+class Shared:
+    """What link needs besides the prompt templates: worked out while the prompts
+    are still being grouped."""
+
+    cap: int
+    attributes: dict[str, Attribute]
+    by_kind: dict[str, sparse.csr_matrix]
+
+
+def shared_values(facts: Facts, parameters: dict) -> Shared:
+    cap = cap_for(len(facts.accounts), parameters)
     kinds = set(parameters["link_kinds"])
-    found_attributes = attributes(facts, found, parameters, cap)
-    by_kind = {}
+    found = attributes(facts, parameters, cap)
+    by_kind = {
+        kind: _pair_weights(attribute)
+        for kind, attribute in found.items()
+        if kind in kinds
+    }
+    return Shared(cap, found, by_kind)
+
+
+def link(facts: Facts, found: Templates, parameters: dict, shared: Shared) -> Links:
+    size = len(facts.accounts)
+    template = _attribute(
+        "prompt_template",
+        found.value_of,
+        found.account_of,
+        found.values,
+        size,
+        shared.cap,
+    )
+    found_attributes = {**shared.attributes, "prompt_template": template}
+    by_kind = dict(shared.by_kind)
+    if "prompt_template" in parameters["link_kinds"]:
+        by_kind["prompt_template"] = _pair_weights(template)
     total = sparse.csr_matrix((size, size))
-    for kind, attribute in found_attributes.items():
-        if kind not in kinds:
-            continue
-        weighted = sparse.diags(np.where(attribute.links, attribute.weight, 0.0))
-        # The diagonal (an account with itself) is left in: only the upper triangle
-        # becomes edges.
-        by_kind[kind] = (attribute.incidence.T @ weighted @ attribute.incidence).tocsr()
     network = [by_kind[k] for k in NETWORK if k in by_kind]
     if network:
         total = total + (
@@ -153,4 +174,4 @@ def link(facts: Facts, found: Templates, parameters: dict) -> Links:
     upper.data[upper.data < threshold] = 0
     upper.eliminate_zeros()
     _, label = csgraph.connected_components(upper, directed=False)
-    return Links(threshold, cap, upper, label, found_attributes, by_kind)
+    return Links(threshold, shared.cap, upper, label, found_attributes, by_kind)

@@ -5,15 +5,20 @@ of text into Python one by one.
    ordered); on PostgreSQL a binary COPY that numpy reads in place, answered from the
    (incident, account_id, timestamp) index alone when the batches are all of the
    incident's;
-2. one GROUP BY over the combinations of (account, IP, key, organisation, client,
-   payment fingerprint, max_tokens, prompt hash of rows without text) with counts of
-   harvesting parameters: a few rows per account, from which numpy derives who shares
-   which value and each account's harvesting counts;
+2. the combinations of (account, IP, key, organisation, client, payment
+   fingerprint, max_tokens, prompt hash of rows without text) with counts of
+   harvesting parameters, summed from the facets ingestion stored with each batch
+   (evidence.querylog_facets): a few rows per account, from which numpy derives who
+   shares which value and each account's harvesting counts;
 3. a deterministic sample of prompt texts (about `prompt_sample` per account, chosen
    by the row's SHA-256, cut to `prompt_chars`).
 
 On PostgreSQL outside a transaction, (2) and (3) run on connections of their own
 while this thread reads (1), measures timing and matches templates (see Reader).
+
+Why facets: grouping a million rows by five text columns and three jsonb paths
+cost PostgreSQL 2.0 s of CPU on every analysis; ingestion now pays it once per
+batch, and an analysis sums some hundred thousand narrow rows.
 
 Why not per-hour and per-gap aggregation in SQL: measured on PostgreSQL 15 with a
 million rows, a window function over (account, time) took 3.0 s and a per-(account,
@@ -33,9 +38,12 @@ import numpy as np
 from django.db import connection, transaction
 
 from analysis.engine.columns import Combinations, combination_columns
+from analysis.engine.templates import NearDuplicates, near_duplicates
+from evidence import querylog_facets
 from evidence.models import QueryLogBatch, QueryLogRow
 
 TABLE = QueryLogRow._meta.db_table
+FACETS = querylog_facets.FACETS
 MICROSECONDS = 1_000_000
 # PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
 PG_EPOCH_OFFSET = 946_684_800 * MICROSECONDS
@@ -63,7 +71,8 @@ class Facts:
         [],
         np.zeros(0, np.int64),
     )
-    sampled: tuple[np.ndarray, list[bytes]] = (np.zeros(0, np.int64), [])  # UTF-8
+    # Each sampled row's account, and the near-duplicate groups of their prompts.
+    sampled: tuple[np.ndarray, NearDuplicates] | None = None
     sample_fraction: float = 1.0
 
 
@@ -88,6 +97,12 @@ class _Scope:
             return f"r.incident_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
         ids = self.batch_ids or [-1]
         return f"r.batch_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+    def named(self, column: str) -> tuple[str, dict]:
+        """`column IN (the batches)`, with named parameters."""
+        names = {f"batch{i}": batch for i, batch in enumerate(self.batch_ids or [-1])}
+        inside = ", ".join(f"%({name})s" for name in names)
+        return f"{column} IN ({inside})", names
 
 
 def _tune(cursor, parallel: bool = True) -> None:
@@ -118,7 +133,7 @@ def _settings_scope():
 
 
 def _fetch(
-    sql: str, params: list, parallel: bool = True, raw: bool = False
+    sql: str, params: list | dict, parallel: bool = True, raw: bool = False
 ) -> list[tuple]:
     """`raw` (PostgreSQL, on a connection of its own, as the setting would outlive a
     savepoint): text arrives as the database's UTF-8 bytes, neither decoded here nor
@@ -131,19 +146,23 @@ def _fetch(
         return cursor.fetchall()
 
 
-def _account_times(
-    scope: _Scope, by_incident: bool
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(accounts in account_id order, their row counts, all request times grouped
-    the same way and sorted within each account)."""
-    where, params = scope.where(by_incident)
-    if connection.vendor == "postgresql":
-        return _pg_account_times(where, params)
+def _accounts(scope: _Scope) -> tuple[list[str], np.ndarray]:
+    """(the accounts in account_id order, their row counts), from the facets."""
+    where, params = scope.named("f.batch_id")
     rows = _fetch(
-        f"SELECT r.account_id, COUNT(*) FROM {TABLE} r WHERE {where} "  # noqa: S608
-        "GROUP BY r.account_id ORDER BY r.account_id",
+        f"SELECT f.account_id, CAST(SUM(f.rows) AS BIGINT) FROM {FACETS} f "  # noqa: S608
+        f"WHERE {where} GROUP BY f.account_id ORDER BY f.account_id",
         params,
     )
+    return [a for a, _ in rows], np.array([n for _, n in rows], dtype=np.int64)
+
+
+def _times(scope: _Scope, by_incident: bool) -> np.ndarray:
+    """Every request time, in microseconds since 1970, ordered by account_id (as
+    _accounts orders them) and then by time."""
+    where, params = scope.where(by_incident)
+    if connection.vendor == "postgresql":
+        return _pg_times(where, params)
     # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds, then micros.
     micros = (
         f"CAST(strftime('%%s', r.timestamp) AS INTEGER) * {MICROSECONDS} + "
@@ -154,24 +173,18 @@ def _account_times(
         "ORDER BY r.account_id, r.timestamp",
         params,
     )
-    return (
-        [a for a, _ in rows],
-        np.array([n for _, n in rows], dtype=np.int64),
-        np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times)),
-    )
+    return np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times))
 
 
-def _pg_account_times(
-    where: str, params: list
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One array of times per account through a binary COPY: with the batches all of
-    the incident's, PostgreSQL reads them from the (incident, account_id, timestamp)
-    index alone, already in order; numpy reads the arrays' int64 microseconds since
-    2000 straight from the bytes. (A COPY of one row per request took 0.7 s for a
-    million rows, this 0.25 s.)"""
+def _pg_times(where: str, params: list) -> np.ndarray:
+    """All the times as one array through a binary COPY of one row, which numpy reads
+    in place (int64 microseconds since 2000). With the batches all of the incident's,
+    PostgreSQL reads them from the (incident, account_id, timestamp) index alone,
+    already in order. (One array per account took 0.35 s of PostgreSQL and 0.6 s
+    of Python to take apart for a million rows; this 0.3 s and nothing.)"""
     statement = (
-        f"COPY (SELECT r.account_id, array_agg(r.timestamp ORDER BY r.timestamp) "  # noqa: S608
-        f"FROM {TABLE} r WHERE {where} GROUP BY r.account_id ORDER BY r.account_id) "
+        "COPY (SELECT array_agg(s.t) FROM (SELECT r.timestamp AS t "  # noqa: S608
+        f"FROM {TABLE} r WHERE {where} ORDER BY r.account_id, r.timestamp) s) "
         "TO STDOUT (FORMAT binary)"
     )
     buffer = bytearray()
@@ -180,125 +193,106 @@ def _pg_account_times(
         with cursor.cursor.copy(statement, params) as copy:
             for chunk in copy:
                 buffer += chunk
-    accounts, counts, pieces = [], [], []
-    position = _PG_HEADER
-    while struct.unpack_from(">h", buffer, position)[0] != -1:
-        (length,) = struct.unpack_from(">i", buffer, position + 2)
-        position += 6
-        accounts.append(buffer[position : position + length].decode())
-        position += length
-        (length,) = struct.unpack_from(">i", buffer, position)
-        # Array: dimensions, null flag, element type, size, lower bound, elements.
-        (size,) = struct.unpack_from(">i", buffer, position + 16)
-        pieces.append(
-            np.frombuffer(buffer, dtype=_PG_ELEMENT, count=size, offset=position + 24)
-        )
-        counts.append(size)
-        position += 4 + length
-    times = (
-        np.concatenate([piece["value"] for piece in pieces]).astype(np.int64)
-        if pieces
-        else np.zeros(0, dtype=np.int64)
+    # Header, field count (int16), the field's length (int32): -1 is NULL, no rows.
+    (length,) = struct.unpack_from(">i", buffer, _PG_HEADER + 2)
+    if length < 0:
+        return np.zeros(0, dtype=np.int64)
+    # The array: dimensions, null flag, element type, size, lower bound, elements.
+    (size,) = struct.unpack_from(">i", buffer, _PG_HEADER + 6 + 12)
+    elements = np.frombuffer(
+        buffer, dtype=_PG_ELEMENT, count=size, offset=_PG_HEADER + 6 + 20
     )
-    return accounts, np.array(counts, dtype=np.int64), times + PG_EPOCH_OFFSET
+    return elements["value"].astype(np.int64) + PG_EPOCH_OFFSET
 
 
-def _combination_sql(where: str, parameters: dict) -> tuple[str, list, list]:
-    """(statement, parameters before the WHERE clause's, parameters after it)."""
+def _in_account_order(counts: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """`times` sorted within each account's run (they come sorted; a plan that did
+    not keep the subquery's order must not go unnoticed)."""
+    backwards = np.flatnonzero(np.diff(times) < 0) + 1
+    if not np.isin(backwards, np.cumsum(counts)).all():
+        owner = np.repeat(np.arange(counts.size), counts)
+        times = times[np.lexsort((times, owner))]
+    return times
+
+
+def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, dict]]:
+    """One statement per part of Combinations, over the batches' facets; for a
+    payment key other than the facets', the payment fingerprints from the rows."""
+    where, params = scope.named("f.batch_id")
+    source = f"{FACETS} f WHERE {where}"
+
+    def pairs(value: str, present: str) -> tuple[str, dict]:
+        return (
+            f"SELECT f.account_id, {value} FROM {source} AND {present} "  # noqa: S608
+            "GROUP BY 1, 2",
+            params,
+        )
+
+    ip = "host(f.ip)" if connection.vendor == "postgresql" else "f.ip"
     key = parameters["payment_key"]
-    shortest = parameters["min_prompt_tokens"]
-    # Rows logged without text compare by hash, unless the prompt is too short to be
-    # a template: the hash of "hello" is shared by thousands of honest users.
-    hashed = (
-        "CASE WHEN r.prompt = '' AND COALESCE(r.prompt_tokens, %s) >= %s "
-        "THEN r.prompt_sha256 ELSE '' END"
-    )
-    if connection.vendor == "postgresql":
-        # Grouped by the raw values (an inet, jsonb) and turned into text once per
-        # group, not per row: 2.0 s instead of 2.3 s for a million rows.
-        columns = (
-            "COALESCE(host(r.ip), '')",
-            "r.api_key_fp",
-            "r.org_id",
-            "r.user_agent",
-            "COALESCE((r.extra -> %s) #>> '{}', '')",
-            "CASE WHEN jsonb_typeof(r.params -> 'max_tokens') = 'number' "
-            "THEN ((r.params -> 'max_tokens') #>> '{}')::numeric END",
-        )
-        groups = (
-            "r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, "
-            "r.extra -> %s, r.params -> 'max_tokens', 8"
-        )
-        flags = (
-            # Containment compares numbers as numbers (0.0 too), as = did, without
-            # extracting the value first: 0.05 s less for a million rows.
-            """r.params @> '{"temperature": 0}'::jsonb""",
-            "r.params -> 'logprobs' = 'true'::jsonb OR (r.params -> 'logprobs' > "
-            "'0'::jsonb AND r.params -> 'logprobs' < 'false'::jsonb)",
-            "r.params -> 'n' > '1'::jsonb AND r.params -> 'n' < 'false'::jsonb",
-        )
-        before, after = [key, shortest, shortest], [key]
+    if key == querylog_facets.PAYMENT_KEY:
+        payment = pairs("f.payment_fp", "f.payment_fp <> ''")
     else:
-
-        def typed(path: str) -> str:
-            return f"json_type(r.params, '$.{path}') IN ('integer', 'real')"
-
-        columns = (
-            "COALESCE(r.ip, '')",
-            "r.api_key_fp",
-            "r.org_id",
-            "r.user_agent",
-            "COALESCE(CAST(json_extract(r.extra, %s) AS TEXT), '')",
-            f"CASE WHEN {typed('max_tokens')} "
-            "THEN json_extract(r.params, '$.max_tokens') END",
+        rows_where, rows_params = scope.named("r.batch_id")
+        value = querylog_facets.payment_value(connection.vendor)
+        payment = (
+            f"SELECT s.account_id, s.value FROM (SELECT r.account_id, {value} AS value "  # noqa: S608
+            f"FROM {TABLE} r WHERE {rows_where}) s WHERE s.value <> '' GROUP BY 1, 2",
+            {**rows_params, **querylog_facets.payment_parameters(key)},
         )
-        groups = "1, 2, 3, 4, 5, 6, 7, 8"
-        flags = (
-            f"{typed('temperature')} AND json_extract(r.params, '$.temperature') = 0",
-            f"json_type(r.params, '$.logprobs') = 'true' OR ({typed('logprobs')} AND "
-            "json_extract(r.params, '$.logprobs') > 0)",
-            f"{typed('n')} AND json_extract(r.params, '$.n') > 1",
-        )
-        before, after = [f'$."{key}"', shortest, shortest], []
-    counted = ", ".join(f"COUNT(*) FILTER (WHERE {flag})" for flag in flags)
-    sql = (
-        f"SELECT r.account_id, {', '.join(columns)}, {hashed}, COUNT(*), {counted} "  # noqa: S608
-        f"FROM {TABLE} r WHERE {where} GROUP BY {groups}"
+    counts = ", ".join(
+        f"CAST(SUM(f.{column}) AS BIGINT)"
+        for column in ("temperature_zero", "with_logprobs", "several_choices")
     )
-    return sql, before, after
+    return {
+        "ip": pairs(ip, "f.ip IS NOT NULL"),
+        "api_key_fp": pairs("f.api_key_fp", "f.api_key_fp <> ''"),
+        "org_id": pairs("f.org_id", "f.org_id <> ''"),
+        "user_agent": pairs("f.user_agent", "f.user_agent <> ''"),
+        "payment_fp": payment,
+        # Too short a prompt is no template: "hello" is shared by thousands.
+        "hashed": (
+            f"SELECT f.account_id, f.prompt_sha256 FROM {source} "  # noqa: S608
+            "AND f.prompt_sha256 <> '' "
+            "AND COALESCE(f.prompt_tokens, %(shortest)s) >= %(shortest)s GROUP BY 1, 2",
+            {**params, "shortest": parameters["min_prompt_tokens"]},
+        ),
+        "max_tokens": (
+            f"SELECT f.account_id, f.max_tokens, CAST(SUM(f.rows) AS BIGINT) "  # noqa: S608
+            f"FROM {source} AND f.max_tokens IS NOT NULL GROUP BY 1, 2",
+            params,
+        ),
+        "harvest": (
+            f"SELECT f.account_id, {counts} FROM {source} "  # noqa: S608
+            "AND f.temperature_zero + f.with_logprobs + f.several_choices > 0 "
+            "GROUP BY 1",
+            params,
+        ),
+    }
 
 
-def _combination_rows(
-    scope: _Scope, parameters: dict, parallel: bool = True
-) -> list[tuple]:
-    where, params = scope.where()
-    sql, before, after = _combination_sql(where, parameters)
-    return _fetch(sql, before + params + after, parallel)
-
-
-def _combinations(
-    scope: _Scope, parameters: dict, parallel: bool = True
-) -> Combinations:
-    return combination_columns(_combination_rows(scope, parameters, parallel))
+def _combinations(scope: _Scope, parameters: dict) -> Combinations:
+    statements = _facet_statements(scope, parameters)
+    return combination_columns(
+        {part: _fetch(sql, params, False) for part, (sql, params) in statements.items()}
+    )
 
 
 def _apply_combinations(facts: Facts, combinations: Combinations) -> None:
     index = {account: i for i, account in enumerate(facts.accounts)}
-    account = np.fromiter(
-        map(index.__getitem__, combinations.accounts),
-        np.int64,
-        len(combinations.accounts),
-    )
-    for kind, (code, names) in combinations.attributes.items():
-        facts.attributes[kind] = (code, names, account)
-    tallies = combinations.tallies
-    facts.max_tokens = (account, combinations.max_tokens, tallies[0])
+
+    def positions(accounts: tuple[str, ...]) -> np.ndarray:
+        return np.fromiter(map(index.__getitem__, accounts), np.int64, len(accounts))
+
+    for kind, (accounts, code, names) in combinations.attributes.items():
+        facts.attributes[kind] = (code, names, positions(accounts))
+    accounts, code, names = combinations.hashed
+    facts.hashed_prompts = (code, names, positions(accounts))
+    accounts, value, rows = combinations.max_tokens
+    facts.max_tokens = (positions(accounts), value, rows)
+    accounts, counts = combinations.harvest
     facts.harvest = np.zeros((len(facts.accounts), 3), dtype=np.int64)
-    for column in range(3):
-        facts.harvest[:, column] = np.bincount(
-            account, weights=tallies[column + 1], minlength=len(facts.accounts)
-        )
-    facts.hashed_prompts = (*combinations.hashed, account)
+    facts.harvest[positions(accounts)] = counts.T
 
 
 def _sample_rows(
@@ -311,7 +305,7 @@ def _sample_rows(
     where, params = scope.where()
     if connection.vendor == "postgresql":
         cut, sha = "LEFT(r.prompt, %s)", 'r.row_sha256 COLLATE "C"'
-    else:
+    else:  # SQLite compares text as bytes
         cut, sha = "substr(r.prompt, 1, %s)", "r.row_sha256"
     return _fetch(
         f"SELECT r.account_id, {cut} FROM {TABLE} r WHERE {where} "  # noqa: S608
@@ -320,6 +314,27 @@ def _sample_rows(
         False,
         raw,
     )
+
+
+@dataclass
+class Sample:
+    accounts: list[bytes]  # each sampled row's account, UTF-8
+    prompts: NearDuplicates
+
+
+def _sample(
+    scope: _Scope, parameters: dict, fraction: float, own_connection: bool = False
+) -> Sample:
+    """The sampled rows' accounts and the near-duplicate groups of their prompts.
+    `own_connection`: on a thread's own connection, read raw and closed once read."""
+    rows = _sample_rows(scope, parameters, fraction, raw=own_connection)
+    if own_connection:
+        connection.close()  # before the grouping, which needs no database
+    accounts, texts = list(zip(*rows, strict=True)) or [(), ()]
+    if accounts and not isinstance(accounts[0], bytes):  # not raw (see _fetch)
+        accounts = [account.encode() for account in accounts]
+        texts = [text.encode() for text in texts]
+    return Sample(list(accounts), near_duplicates(list(texts), parameters))
 
 
 def _on_own_connection(function, *args):
@@ -332,14 +347,13 @@ def _on_own_connection(function, *args):
 class Reader:
     """Reads a case's rows for one analysis.
 
-    On PostgreSQL outside a transaction, the two scans of the table's heap run on
-    connections of their own while this thread works: the combinations from the
-    start (the thread that fetches them also makes them numpy columns, beside this
-    thread's numpy work), the prompt sample once the times tell how much to sample.
-    Neither uses parallel workers: with the two scans and this thread, a 2-core
-    machine is busy already (a parallel sample made the whole 0.2 s slower). Inside
-    a transaction (tests) or on SQLite, each read happens when asked for, on this
-    connection, so it sees the same data.
+    On PostgreSQL outside a transaction, the prompt sample and the combinations are
+    read from the start on connections of their own, by threads that also do the
+    first work on what they read (the near-duplicate groups of the prompts, the
+    combinations' numpy columns) while this thread reads the request times and
+    measures timing. Neither query uses parallel workers: a 2-core machine is busy
+    already. Inside a transaction (tests) or on SQLite, each read happens when asked
+    for, on this connection, so it sees the same data.
     """
 
     def __init__(self, batch_ids: list[int], parameters: dict) -> None:
@@ -351,59 +365,54 @@ class Reader:
 
     def facts(self, progress) -> Facts:
         scope = self.scope
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            # Started first: it needs nothing from the others, and takes longest.
-            self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
-            self.jobs["combinations"] = self.pool.submit(
-                _on_own_connection, _combinations, scope, self.parameters, False
-            )
         progress(2, "Reading accounts and request times")
-        by_incident = bool(scope.incidents)
-        accounts, counts, times = _account_times(scope, by_incident)
-        if by_incident and len(times) != scope.expected:
-            # Rows came or went under the incident: read the batches themselves.
-            accounts, counts, times = _account_times(scope, False)
-        rows = len(times)
-        self.fraction = min(
-            1.0, self.parameters["prompt_sample"] * max(1, len(accounts)) / max(1, rows)
-        )
-        if self.pool is not None:
-            # On a connection of its own too, so this thread can work on the times
-            # meanwhile.
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # The sample first: its scan of the table and the grouping of its texts
+            # take longest.
+            self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
             self.jobs["sample"] = self.pool.submit(
-                _on_own_connection,
-                _sample_rows,
-                scope,
-                self.parameters,
-                self.fraction,
-                True,
+                _sample, scope, self.parameters, True
+            )
+            self.jobs["combinations"] = self.pool.submit(
+                _on_own_connection, _combinations, scope, self.parameters
+            )
+        accounts, counts = _accounts(scope)
+        rows = int(counts.sum())
+        by_incident = bool(scope.incidents)
+        times = _times(scope, by_incident)
+        if by_incident and len(times) != rows:
+            # Rows came under the incident since: read the batches themselves.
+            times = _times(scope, False)
+        if len(times) != rows:
+            raise RuntimeError(
+                f"The batches hold {len(times)} query-log rows but their facets "
+                f"count {rows}: the stored rows or facets were changed."
             )
         return Facts(
             accounts=accounts,
             counts=counts,
-            times=times,
+            times=_in_account_order(counts, times),
             rows=rows,
             harvest=np.zeros((len(accounts), 3), dtype=np.int64),
             max_tokens=(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)),
-            sample_fraction=self.fraction,
         )
 
-    def _result(self, name: str, function, *args) -> list[tuple]:
+    def _result(self, name: str, function, *args):
         job = self.jobs.get(name)
         return job.result() if job is not None else function(*args)
 
     def sample(self, facts: Facts) -> None:
-        rows = self._result(
-            "sample", _sample_rows, self.scope, self.parameters, self.fraction
+        found: Sample = self._result(
+            "sample", _sample, self.scope, self.parameters, self.fraction
         )
-        accounts, texts = list(zip(*rows, strict=True)) or [(), ()]
-        if accounts and isinstance(accounts[0], bytes):  # raw (see _fetch)
-            index = {a.encode(): i for i, a in enumerate(facts.accounts)}
-        else:
-            index = {account: i for i, account in enumerate(facts.accounts)}
-            texts = [text.encode() for text in texts]
-        account = np.fromiter(map(index.__getitem__, accounts), np.int64, len(rows))
-        facts.sampled = (account, list(texts))
+        index = {account.encode(): i for i, account in enumerate(facts.accounts)}
+        facts.sampled = (
+            np.fromiter(
+                map(index.__getitem__, found.accounts), np.int64, len(found.accounts)
+            ),
+            found.prompts,
+        )
+        facts.sample_fraction = self.fraction
 
     def combinations(self, facts: Facts) -> None:
         found = self._result("combinations", _combinations, self.scope, self.parameters)

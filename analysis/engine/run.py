@@ -9,7 +9,7 @@ import numpy as np
 from analysis.engine import clusters as C
 from analysis.engine import edges as E
 from analysis.engine import signals as S
-from analysis.engine.linkage import Links, link
+from analysis.engine.linkage import Links, link, shared_values
 from analysis.engine.load import Facts, Reader
 from analysis.engine.parameters import analysis_parameters_clean
 from analysis.engine.templates import templates, with_hashes
@@ -53,21 +53,25 @@ def _run(
             return _empty()
         say(15, "Measuring request timing")
         measured = timing(facts.counts, facts.times, parameters["min_gaps"])
-        # Written while the database still samples the prompts (see load.py).
+        # All that needs no prompt is done while the sampled prompts are grouped
+        # (see load.py).
         every = S.timing_signals(facts.counts, measured)
-        say(20, "Reading sampled prompts")
-        reader.sample(facts)
-        say(30, "Matching prompt templates")
-        found = templates(facts.sampled, size, parameters)
-        say(55, "Aggregating attributes and parameters")
+        say(25, "Aggregating attributes and parameters")
         reader.combinations(facts)
+        signals = S.compute(facts, measured, parameters)
+        S.harvesting_signals(signals, every)
+        say(35, "Linking accounts by shared values")
+        shared = shared_values(facts, parameters)
+        say(50, "Matching prompt templates")
+        reader.sample(facts)
+        accounts, prompts = facts.sampled
+        found = templates(prompts, accounts, size)
     finally:
         reader.close()
     found = with_hashes(found, facts.hashed_prompts, size)
-    say(65, "Computing signals")
-    signals = S.compute(facts, measured, found, parameters)
-    say(72, "Linking accounts")
-    links = link(facts, found, parameters)
+    S.with_templates(signals, found)
+    say(70, "Linking accounts")
+    links = link(facts, found, parameters, shared)
     say(82, "Describing clusters")
     described, member_of, listed = _clusters(facts, signals, links, parameters)
     say(92, "Writing each account's signals")
@@ -210,7 +214,7 @@ def _accounts(
 ) -> list[dict]:
     # Accounts are in account_id order already; a stable sort keeps it among equals.
     order = np.argsort(-facts.counts, kind="stable").tolist()
-    S.account_signals(signals, parameters, every)
+    S.template_signals(signals, parameters, every)
     first, last = C.isos(signals.timing.first), C.isos(signals.timing.last)
     volume = facts.counts.tolist()
     return [

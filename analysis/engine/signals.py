@@ -41,7 +41,7 @@ class Signals:
     baselines: dict[str, float | None]
     max_tokens_threshold: float | None
     timing: Timing
-    found: Templates
+    found: Templates | None  # set by with_templates
     counts: np.ndarray
 
 
@@ -82,9 +82,9 @@ def _median(values: np.ndarray) -> float | None:
     return float(np.median(defined)) if defined.size else None
 
 
-def compute(
-    facts: Facts, timing: Timing, found: Templates, parameters: dict
-) -> Signals:
+def compute(facts: Facts, timing: Timing, parameters: dict) -> Signals:
+    """Every signal but template_rate (NaN until with_templates): they need the
+    facets and the times only, so they are computed while the prompts are grouped."""
     counts = facts.counts
     threshold = max_tokens_threshold(facts, parameters)
     account, value, rows = facts.max_tokens
@@ -98,12 +98,8 @@ def compute(
         "logprobs_rate": facts.harvest[:, 1],
         "multi_sample_rate": facts.harvest[:, 2],
     }
-    with np.errstate(invalid="ignore", divide="ignore"):
-        template_rate = np.where(
-            found.compared > 0, found.matched / found.compared, np.nan
-        )
     values = timing_values(counts, timing)
-    values["template_rate"] = template_rate
+    values["template_rate"] = np.full(counts.size, np.nan)
     p_values = {}
     total = float(counts.sum())
     for name, hit in hits.items():
@@ -118,9 +114,19 @@ def compute(
         baselines={name: _median(values[name]) for name in SIGNALS},
         max_tokens_threshold=threshold,
         timing=timing,
-        found=found,
+        found=None,
         counts=counts,
     )
+
+
+def with_templates(signals: Signals, found: Templates) -> None:
+    """Add template_rate: the share of each account's distinct sampled prompts that
+    another account sent too (NaN with none to compare)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(found.compared > 0, found.matched / found.compared, np.nan)
+    signals.values["template_rate"] = rate
+    signals.baselines["template_rate"] = _median(rate)
+    signals.found = found
 
 
 # --- sentences -----------------------------------------------------------------------
@@ -252,26 +258,28 @@ def _timing_text(
     }
 
 
-def _other_text(signals: Signals, parameters: dict) -> dict[str, list[str]]:
-    """template_rate and the harvesting signals' sentences."""
-    found, counts = signals.found, signals.counts
+def _template_text(signals: Signals, parameters: dict) -> list[str]:
+    found = signals.found
     words, jaccard = parameters["shingle_words"], parameters["template_jaccard"]
     typical = _baseline_text("template_rate", signals.baselines["template_rate"])
-    text = {
-        "template_rate": [
-            f"{m} of {c} sampled prompts ({x}) nearly duplicate another "
-            f"account's (word {words}-gram Jaccard >= {jaccard:g}); median account "
-            f"{typical}."
-            if c
-            else f"No sampled prompt long enough to compare ({words} words or a hash)."
-            for x, c, m in zip(
-                percents(signals.values["template_rate"]),
-                found.compared.tolist(),
-                found.matched.tolist(),
-                strict=True,
-            )
-        ],
-    }
+    return [
+        f"{m} of {c} sampled prompts ({x}) nearly duplicate another "
+        f"account's (word {words}-gram Jaccard >= {jaccard:g}); median account "
+        f"{typical}."
+        if c
+        else f"No sampled prompt long enough to compare ({words} words or a hash)."
+        for x, c, m in zip(
+            percents(signals.values["template_rate"]),
+            found.compared.tolist(),
+            found.matched.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _harvesting_text(signals: Signals) -> dict[str, list[str]]:
+    counts = signals.counts
+    text = {}
     for name in HARVESTING:
         if name == "max_tokens_rate" and signals.max_tokens_threshold is None:
             text[name] = ["No request sets max_tokens."] * counts.size
@@ -299,7 +307,7 @@ def _other_text(signals: Signals, parameters: dict) -> dict[str, list[str]]:
 def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict]:
     """Every account's timing signals, in the accounts' order: they need only the
     request times, so they are written while the database still reads the rest
-    (account_signals adds the others to the same dicts)."""
+    (harvesting_signals and template_signals add the others to the same dicts)."""
     values = timing_values(counts, timing)
     v = {name: values[name].tolist() for name in TIMING_SIGNALS}
     typical = {name: _baseline_text(name, _median(values[name])) for name in v}
@@ -340,15 +348,30 @@ def _fill(
             }
 
 
-def account_signals(signals: Signals, parameters: dict, result: list[dict]) -> None:
-    """Add the signals other than timing's to `result` (from timing_signals)."""
-    text = _other_text(signals, parameters)
-    for name in ("template_rate", *HARVESTING):
+def harvesting_signals(signals: Signals, result: list[dict]) -> None:
+    """Add the harvesting signals to `result` (from timing_signals), after a place
+    for template_rate (see template_signals), so every account lists its signals in
+    SIGNALS' order."""
+    for entry in result:
+        entry["template_rate"] = None
+    text = _harvesting_text(signals)
+    for name in HARVESTING:
         _fill(
             result,
             name,
             signals.baselines[name],
             signals.values[name],
             text[name],
-            signals.p_values.get(name),
+            signals.p_values[name],
         )
+
+
+def template_signals(signals: Signals, parameters: dict, result: list[dict]) -> None:
+    """Fill template_rate in `result` (after with_templates)."""
+    _fill(
+        result,
+        "template_rate",
+        signals.baselines["template_rate"],
+        signals.values["template_rate"],
+        _template_text(signals, parameters),
+    )

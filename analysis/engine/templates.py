@@ -10,6 +10,8 @@ components); a prompt "matches" when its template is used by another account too
 Rows logged without text (only `prompt_sha256`) match on the exact hash instead.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from scipy.sparse import csgraph
 # chunk to the next (arrays of 4 MiB chunks went to fresh pages every time, and
 # their page faults took a third of the shingling time).
 CHUNK_BYTES = 1024 * 1024
+SHINGLE_THREADS = min(4, os.cpu_count() or 1)
 ROTATION_ROWS = 8192  # signatures filled by rotation at once, for the same reason
 _WORD_BASE = np.uint64(0x100000001B3)
 _WORD_BASE_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
@@ -54,22 +57,37 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def shingle(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(shingle hashes, index of their text), texts in order, for all `texts`."""
-    hashes, owners = [], []
+    """(shingle hashes, index of their text), texts in order, for all `texts`.
+
+    Chunks are shingled on several threads: numpy lets go of the GIL in its loops
+    (measured on 30 MB of prompts with 2 cores: 0.44 s instead of 0.95 s), and each
+    chunk's result does not depend on the others, so the output is the same."""
     # Each chunk ends with the text that takes it to CHUNK_BYTES (with separators).
     ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
-    begin = 0
+    bounds, begin = [], 0
     while begin < len(texts):
         start = int(ends[begin - 1]) if begin else 0
-        end = int(np.searchsorted(ends, start + CHUNK_BYTES)) + 1
-        end = min(end, len(texts))
-        h, o = _shingle_chunk(texts[begin:end], k)
-        hashes.append(h)
-        owners.append(o + begin)
+        end = min(int(np.searchsorted(ends, start + CHUNK_BYTES)) + 1, len(texts))
+        bounds.append((begin, end))
         begin = end
-    if not hashes:
+    if not bounds:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    return np.concatenate(hashes), np.concatenate(owners)
+    _powers(CHUNK_BYTES)  # made once, before the threads share it
+
+    def one(bound: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        hashes, owners = _shingle_chunk(texts[bound[0] : bound[1]], k)
+        return hashes, owners + bound[0]
+
+    workers = min(len(bounds), SHINGLE_THREADS)
+    if workers == 1:
+        parts = [one(bound) for bound in bounds]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="shingle") as pool:
+            parts = list(pool.map(one, bounds))
+    return (
+        np.concatenate([hashes for hashes, _ in parts]),
+        np.concatenate([owners for _, owners in parts]),
+    )
 
 
 _POWERS: list[np.ndarray] = []
@@ -227,30 +245,37 @@ def _snippet(utf8: bytes) -> str:
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
 
 
-def templates(
-    sampled: tuple[np.ndarray, list[bytes]], size: int, parameters: dict
-) -> Templates:
-    """Templates among the sampled prompt texts, in UTF-8 (see with_hashes for the
-    rest). Their bytes sort as their characters do."""
+@dataclass
+class NearDuplicates:
+    """The sampled prompts' distinct texts and the near-duplicate groups among them:
+    what depends on the texts alone (the costly part), so that it can run on the
+    thread that fetched them."""
+
+    texts: list[bytes]  # distinct, sorted
+    text_of: np.ndarray  # per sampled row: its text's position in `texts`
+    label: np.ndarray  # per text: its group (chained near-duplicates)
+    comparable: np.ndarray  # per text: long enough to have a shingle
+    pairs: int  # verified near-duplicate pairs that joined groups
+
+
+def near_duplicates(sample: list[bytes], parameters: dict) -> NearDuplicates:
+    """Group the sampled prompt texts (UTF-8, whose bytes sort as their characters
+    do) by near-duplication: MinHash LSH candidates, kept where the exact Jaccard of
+    their word shingles reaches template_jaccard, chained."""
     k = parameters["shingle_words"]
-    accounts, sample = sampled
     # Distinct and sorted: rows arrive in any order (parallel scans), and LSH's bucket
     # leaders, hence the count of verified pairs, must not depend on it.
     texts = sorted(set(sample))
     code = {text: i for i, text in enumerate(texts)}
     text_of = np.fromiter(map(code.__getitem__, sample), np.int64, len(sample))
+    nothing = np.zeros(0, dtype=np.int64)
     if not texts:
-        nothing = np.zeros(0, dtype=np.int64)
-        empty = np.zeros(size, dtype=np.int64)
-        return Templates(empty, empty.copy(), [], nothing, nothing, 0, 0)
-    pair = np.unique(text_of * size + accounts)
-    pair_text, pair_account = pair // size, pair % size
-
+        return NearDuplicates([], text_of, nothing, nothing.astype(bool), 0)
     hashes, owners = shingle(texts, k)
     present, signature = signatures(hashes, owners, parameters["minhash_permutations"])
     del hashes, owners
-    # Rows arrive in any order (parallel scans); put texts in an order of their own
-    # content, so LSH picks the same bucket leaders every time.
+    # Put texts in an order of their own content, so LSH picks the same bucket
+    # leaders every time.
     order = np.argsort(_fingerprint(signature), kind="stable")
     present, signature = present[order], signature[:, order]
     found = candidates(signature, parameters["lsh_bands"])
@@ -261,9 +286,25 @@ def templates(
         (np.ones(len(linked)), (linked[:, 0], linked[:, 1])), shape=(len(texts),) * 2
     )
     _, label = csgraph.connected_components(graph, directed=False)
-    label = label.astype(np.int64)  # int32 times the account count would overflow
     comparable = np.zeros(len(texts), dtype=bool)
     comparable[present] = True
+    # int64: a label times the account count would overflow int32.
+    return NearDuplicates(
+        texts, text_of, label.astype(np.int64), comparable, int(similar.sum())
+    )
+
+
+def templates(groups: NearDuplicates, accounts: np.ndarray, size: int) -> Templates:
+    """The near-duplicate groups that more than one account sent, and per account
+    how many of its distinct sampled prompts fall in one (see with_hashes for the
+    rows logged without text). `accounts`: each sampled row's account."""
+    texts, label, comparable = groups.texts, groups.label, groups.comparable
+    if not texts:
+        nothing = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(size, dtype=np.int64)
+        return Templates(empty, empty.copy(), [], nothing, nothing, 0, 0)
+    pair = np.unique(groups.text_of * size + accounts)
+    pair_text, pair_account = pair // size, pair % size
 
     # Templates and the accounts that sent them; spread = accounts per template.
     keep = comparable[pair_text]
@@ -297,7 +338,7 @@ def templates(
         value_of=value_of.astype(np.int64),
         account_of=account_of.astype(np.int64),
         texts=len(texts),
-        near_duplicate_pairs=int(similar.sum()),
+        near_duplicate_pairs=groups.pairs,
     )
 
 

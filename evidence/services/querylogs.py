@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
-from evidence import merkle, querylog_parsing
+from evidence import merkle, querylog_facets, querylog_parsing
 from evidence.models import Evidence, QueryLogBatch, QueryLogRow
 from evidence.querylog_parsing import ROW_COLUMNS, BodyError, LineError, Row
 from evidence.services.items import evidence_add
@@ -207,6 +207,7 @@ def _load(
             )
         if count == 0:
             raise InvalidInput("The body holds no records.")
+        querylog_facets.facets_write(connection, batch.pk)
 
         spool.seek(0)
         received = File(spool, name=f"query-log-{body_sha256[:12]}")
