@@ -366,18 +366,22 @@ class Reader:
     def facts(self, progress) -> Facts:
         scope = self.scope
         progress(2, "Reading accounts and request times")
+        accounts, counts = _accounts(scope)
+        rows = int(counts.sum())
+        # About prompt_sample rows per account.
+        self.fraction = min(
+            1.0, self.parameters["prompt_sample"] * max(1, len(accounts)) / max(1, rows)
+        )
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # The sample first: its scan of the table and the grouping of its texts
             # take longest.
             self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
             self.jobs["sample"] = self.pool.submit(
-                _sample, scope, self.parameters, True
+                _sample, scope, self.parameters, self.fraction, True
             )
             self.jobs["combinations"] = self.pool.submit(
                 _on_own_connection, _combinations, scope, self.parameters
             )
-        accounts, counts = _accounts(scope)
-        rows = int(counts.sum())
         by_incident = bool(scope.incidents)
         times = _times(scope, by_incident)
         if by_incident and len(times) != rows:
