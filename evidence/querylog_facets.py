@@ -46,7 +46,12 @@ def payment_value(vendor: str) -> str:
     parameter "key" (PostgreSQL) or "path" (SQLite) of payment_parameters."""
     if vendor == "postgresql":
         return "COALESCE((r.extra -> %(key)s) #>> '{}', '')"
-    return "COALESCE(CAST(json_extract(r.extra, %(path)s) AS TEXT), '')"
+    # json_extract gives true and false as 1 and 0; PostgreSQL's text is the JSON's.
+    return (
+        "CASE json_type(r.extra, %(path)s) WHEN 'true' THEN 'true' "
+        "WHEN 'false' THEN 'false' "
+        "ELSE COALESCE(CAST(json_extract(r.extra, %(path)s) AS TEXT), '') END"
+    )
 
 
 def payment_parameters(key: str) -> dict:
@@ -61,16 +66,14 @@ def _postgresql() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
         "r.api_key_fp",
         "r.org_id",
         "r.user_agent",
-        # Grouped by the raw jsonb and turned into text once per group, not per row.
         payment_value("postgresql"),
         "CASE WHEN jsonb_typeof(r.params -> 'max_tokens') = 'number' "
         "THEN (r.params -> 'max_tokens')::float8 END",
         *_HASHED,
     )
-    groups = (
-        "r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, "
-        "r.extra -> %(key)s, r.params -> 'max_tokens', 9, 10"
-    )
+    # Grouped by the values stored, not the raw jsonb: jsonb holds 1 and 1.0 equal,
+    # and the group would keep the text of either.
+    groups = "r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, 7, 8, 9, 10"
     flags = (
         # Containment compares numbers as numbers (0.0 too) without extracting them.
         """r.params @> '{"temperature": 0}'::jsonb""",

@@ -387,10 +387,11 @@ class Reader:
         if by_incident and len(times) != rows:
             # Rows came under the incident since: read the batches themselves.
             times = _times(scope, False)
-        if len(times) != rows:
+        if not len(times) == rows == scope.expected:
             raise RuntimeError(
-                f"The batches hold {len(times)} query-log rows but their facets "
-                f"count {rows}: the stored rows or facets were changed."
+                f"The batches were loaded with {scope.expected} query-log rows; "
+                f"{len(times)} are stored and their facets count {rows}: the stored "
+                "rows or facets were changed."
             )
         return Facts(
             accounts=accounts,
