@@ -7,9 +7,12 @@ BENCH_CAMPAIGN_SIZE (300) accounts, BENCH_ROWS (1,000,000) rows in all, posted t
 the real ingestion service (COPY), then VACUUM ANALYZE as autovacuum would after such
 a load. Building the case is setup and is not timed.
 
-Then, each in its own fresh child process (so each peak RSS is its own): the baseline
-query, once to warm the cache and three times timed (the median counts), and the whole
-`analysis.engine.analysis_run` over the case's batch. Prints both times, their ratio
+Then, in fresh child processes (so each peak RSS is its own): the baseline query,
+once to warm the cache and three times timed (the median counts), and the whole
+`analysis.engine.analysis_run` over the case's batch, three times, each in a child of
+its own as a worker starting cold would run it (the median counts, the largest peak
+RSS is reported; a single run on a shared 2-core machine varies by 15%). Prints both
+times, their ratio
 (target <= 20), the analysis's peak RSS (target < 1 GiB), its stages, and how well its
 clusters match the planted campaigns. It reports; it does not gate: the exit status is
 non-zero only when something failed.
@@ -36,6 +39,7 @@ from bench.dossier import _in_child, _memory
 
 TARGET_RATIO = 20.0
 TARGET_RSS_MIB = 1024
+ANALYSIS_RUNS = 3  # each in a fresh process; the median counts, as for the baseline
 BASELINE_SQL = (
     "SELECT account_id, count(*) FROM evidence_querylogrow GROUP BY account_id"
 )
@@ -218,6 +222,8 @@ def report(case: dict, analysis: dict, baseline: dict, truth: dict, version: str
         f"  baseline (GROUP BY count)   {baseline['seconds']:>13.3f} "
         f"{baseline['peak_mib']:>14.0f}"
     )
+    runs = ", ".join(f"{s:.2f}" for s in analysis["runs"])
+    _say(f"    analysis runs: {runs} s (median counts; peak RSS is the largest)")
     runs = ", ".join(f"{s:.3f}" for s in baseline["runs"])
     _say(f"    baseline runs: {runs} s (median counts); {baseline['groups']:,} groups")
     _say(f"    baseline plan: {baseline['scan']}")
@@ -279,9 +285,17 @@ def main() -> int:
         _say("Timing the baseline query in a child process")
         baseline = _in_child(_child_baseline, database.conninfo())
         _say(f"  median {baseline['seconds']:.3f} s")
-        _say("Running the analysis in a child process")
-        analysis = _in_child(_child_analyse, case["batch_ids"])
-        _say(f"  done in {analysis['seconds']:.1f} s")
+        _say(
+            f"Running the analysis {ANALYSIS_RUNS} times, each in a fresh child process"
+        )
+        runs = []
+        for _ in range(ANALYSIS_RUNS):
+            runs.append(_in_child(_child_analyse, case["batch_ids"]))
+            _say(f"  done in {runs[-1]['seconds']:.2f} s")
+        # The median run, as for the baseline; its stages are the ones printed.
+        analysis = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+        analysis["runs"] = [run["seconds"] for run in runs]
+        analysis["peak_mib"] = max(run["peak_mib"] for run in runs)
         report(case, analysis, baseline, truth, version.split()[0])
     except ingest.BenchError as error:
         print(f"bench: {error}", file=sys.stderr)

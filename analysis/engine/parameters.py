@@ -12,7 +12,7 @@ from typing import Any
 from config.errors import InvalidInput
 
 # Bump when the same rows and parameters would give a different result.
-CODE_VERSION = "casebook-linkage/1.0"
+CODE_VERSION = "casebook-linkage/1.1"
 
 LINK_KINDS = (
     "ip",

@@ -196,6 +196,27 @@ def _fingerprint(signature: np.ndarray) -> np.ndarray:
     return key
 
 
+def _content_order(
+    signature: np.ndarray, present: np.ndarray, texts: list[bytes]
+) -> np.ndarray:
+    """The signature columns ordered by their fingerprint, texts with equal ones by
+    their bytes: an order of the texts' own content, whatever order the rows arrived
+    in, so that LSH picks the same bucket leaders (hence verifies the same pairs)
+    every time."""
+    key = _fingerprint(signature)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    bounds = np.flatnonzero(np.diff(ordered)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [ordered.size]))
+    text_at = present.tolist()
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - start > 1:  # near-identical texts: few
+            run = order[start:end].tolist()
+            order[start:end] = sorted(run, key=lambda c: texts[text_at[c]])
+    return order
+
+
 def candidates(signature: np.ndarray, bands: int) -> np.ndarray:
     """Pairs (i, j) of signature columns that agree on all rows of some band; each
     column is paired with the first column of its bucket, not all others (which
@@ -263,20 +284,21 @@ def near_duplicates(sample: list[bytes], parameters: dict) -> NearDuplicates:
     do) by near-duplication: MinHash LSH candidates, kept where the exact Jaccard of
     their word shingles reaches template_jaccard, chained."""
     k = parameters["shingle_words"]
-    # Distinct and sorted: rows arrive in any order (parallel scans), and LSH's bucket
-    # leaders, hence the count of verified pairs, must not depend on it.
-    texts = sorted(set(sample))
-    code = {text: i for i, text in enumerate(texts)}
+    # Distinct, in the order they arrived; _content_order puts them in an order of
+    # their own for LSH (sorting the texts themselves took half a second).
+    code = dict.fromkeys(sample, 0)
+    for position, text in enumerate(code):
+        code[text] = position
+    texts = list(code)
     text_of = np.fromiter(map(code.__getitem__, sample), np.int64, len(sample))
+    del code
     nothing = np.zeros(0, dtype=np.int64)
     if not texts:
         return NearDuplicates([], text_of, nothing, nothing.astype(bool), 0)
     hashes, owners = shingle(texts, k)
     present, signature = signatures(hashes, owners, parameters["minhash_permutations"])
     del hashes, owners
-    # Put texts in an order of their own content, so LSH picks the same bucket
-    # leaders every time.
-    order = np.argsort(_fingerprint(signature), kind="stable")
+    order = _content_order(signature, present, texts)
     present, signature = present[order], signature[:, order]
     found = candidates(signature, parameters["lsh_bands"])
     pairs = present[found] if found.size else found
@@ -330,6 +352,9 @@ def templates(groups: NearDuplicates, accounts: np.ndarray, size: int) -> Templa
     chosen = number[distinct // size] >= 0
     value_of = number[distinct // size][chosen]
     account_of = (distinct % size)[chosen]
+    # By template, then account (groups are numbered in the order rows arrived).
+    order = np.lexsort((account_of, value_of))
+    value_of, account_of = value_of[order], account_of[order]
 
     return Templates(
         compared=compared,
