@@ -91,25 +91,22 @@ class _Scope:
         )
         self.incidents = incidents if every == set(self.batch_ids) else []
 
-    def where(self, by_incident: bool = False) -> tuple[str, list]:
+    def where(self, alias: str, by_incident: bool = False) -> tuple[str, dict]:
+        """`<alias>.batch_id IN (the batches)`, or, by_incident and where the same
+        rows, `<alias>.incident_id IN (their incidents)`; with named parameters."""
+        column, ids = "batch_id", self.batch_ids or [-1]
         if by_incident and self.incidents:
-            ids = self.incidents
-            return f"r.incident_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-        ids = self.batch_ids or [-1]
-        return f"r.batch_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-    def named(self, column: str) -> tuple[str, dict]:
-        """`column IN (the batches)`, with named parameters."""
-        names = {f"batch{i}": batch for i, batch in enumerate(self.batch_ids or [-1])}
+            column, ids = "incident_id", self.incidents
+        names = {f"{column}{i}": value for i, value in enumerate(ids)}
         inside = ", ".join(f"%({name})s" for name in names)
-        return f"{column} IN ({inside})", names
+        return f"{alias}.{column} IN ({inside})", names
 
 
 def _tune(cursor, parallel: bool = True) -> None:
     """PostgreSQL, for this transaction only: room to sort and hash in memory, and
-    parallel workers even where the planner's estimates would not bother (measured on
-    the attribute GROUP BY alone: 1.5 s instead of 1.9 s) - or none at all, for a
-    query that runs beside this process's own work and should leave it a core."""
+    parallel workers even where the planner's estimates would not bother - or none
+    at all, for a query that runs beside this process's own work and should leave
+    it a core."""
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL work_mem = '64MB'")
         if parallel:
@@ -133,7 +130,7 @@ def _settings_scope():
 
 
 def _fetch(
-    sql: str, params: list | dict, parallel: bool = True, raw: bool = False
+    sql: str, params: dict, parallel: bool = True, raw: bool = False
 ) -> list[tuple]:
     """`raw` (PostgreSQL, on a connection of its own, as the setting would outlive a
     savepoint): text arrives as the database's UTF-8 bytes, neither decoded here nor
@@ -148,7 +145,7 @@ def _fetch(
 
 def _accounts(scope: _Scope) -> tuple[list[str], np.ndarray]:
     """(the accounts in account_id order, their row counts), from the facets."""
-    where, params = scope.named("f.batch_id")
+    where, params = scope.where("f")
     rows = _fetch(
         f"SELECT f.account_id, CAST(SUM(f.rows) AS BIGINT) FROM {FACETS} f "  # noqa: S608
         f"WHERE {where} GROUP BY f.account_id ORDER BY f.account_id",
@@ -160,7 +157,7 @@ def _accounts(scope: _Scope) -> tuple[list[str], np.ndarray]:
 def _times(scope: _Scope, by_incident: bool) -> np.ndarray:
     """Every request time, in microseconds since 1970, ordered by account_id (as
     _accounts orders them) and then by time."""
-    where, params = scope.where(by_incident)
+    where, params = scope.where("r", by_incident)
     if connection.vendor == "postgresql":
         return _pg_times(where, params)
     # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds, then micros.
@@ -176,7 +173,7 @@ def _times(scope: _Scope, by_incident: bool) -> np.ndarray:
     return np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times))
 
 
-def _pg_times(where: str, params: list) -> np.ndarray:
+def _pg_times(where: str, params: dict) -> np.ndarray:
     """All the times as one array through a binary COPY of one row, which numpy reads
     in place (int64 microseconds since 2000). With the batches all of the incident's,
     PostgreSQL reads them from the (incident, account_id, timestamp) index alone,
@@ -218,7 +215,7 @@ def _in_account_order(counts: np.ndarray, times: np.ndarray) -> np.ndarray:
 def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, dict]]:
     """One statement per part of Combinations, over the batches' facets; for a
     payment key other than the facets', the payment fingerprints from the rows."""
-    where, params = scope.named("f.batch_id")
+    where, params = scope.where("f")
     source = f"{FACETS} f WHERE {where}"
 
     def pairs(value: str, present: str) -> tuple[str, dict]:
@@ -233,7 +230,7 @@ def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, d
     if key == querylog_facets.PAYMENT_KEY:
         payment = pairs("f.payment_fp", "f.payment_fp <> ''")
     else:
-        rows_where, rows_params = scope.named("r.batch_id")
+        rows_where, rows_params = scope.where("r")
         value = querylog_facets.payment_value(connection.vendor)
         payment = (
             f"SELECT s.account_id, s.value FROM (SELECT r.account_id, {value} AS value "  # noqa: S608
@@ -302,15 +299,15 @@ def _sample_rows(
     `fraction`: the same rows every time, about prompt_sample per account. `raw`:
     as bytes (see _fetch)."""
     below = "g" if fraction >= 1 else f"{int(fraction * 0xFFFFFFFF):08x}"
-    where, params = scope.where()
+    where, params = scope.where("r")
     if connection.vendor == "postgresql":
-        cut, sha = "LEFT(r.prompt, %s)", 'r.row_sha256 COLLATE "C"'
+        cut, sha = "LEFT(r.prompt, %(chars)s)", 'r.row_sha256 COLLATE "C"'
     else:  # SQLite compares text as bytes
-        cut, sha = "substr(r.prompt, 1, %s)", "r.row_sha256"
+        cut, sha = "substr(r.prompt, 1, %(chars)s)", "r.row_sha256"
     return _fetch(
         f"SELECT r.account_id, {cut} FROM {TABLE} r WHERE {where} "  # noqa: S608
-        f"AND r.prompt <> '' AND {sha} < %s",
-        [parameters["prompt_chars"], *params, below],
+        f"AND r.prompt <> '' AND {sha} < %(below)s",
+        {**params, "chars": parameters["prompt_chars"], "below": below},
         False,
         raw,
     )
