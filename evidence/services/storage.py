@@ -156,10 +156,17 @@ def _publish_to_object_store(
     """Upload `source` as `name` to an object store (S3), which shows an object only
     once its upload is complete.
 
-    Two uploads of the same bytes may both write `name` (the same content either way);
-    a storage that keeps existing names saves the later one under another name, which
-    is dropped once the copy under `name` is checked.
+    An object already under `name` with these bytes counts as stored; one with other
+    bytes (no Blob refers to it: blob_store returns an existing Blob first) is kept
+    aside and replaced. Two uploads of the same bytes may both write `name` (the same
+    content either way); a storage that keeps existing names saves the later one under
+    another name, which is dropped once the copy under `name` is checked.
     """
+    held = _stored_sha256(storage, name)
+    if held == sha256:
+        return
+    if held is not None:
+        _set_object_aside(storage, name)
     digest = hashlib.sha256()
     source.seek(0)
     saved = storage.save(name, _HashingFile(source, digest, name=name))
@@ -170,6 +177,15 @@ def _publish_to_object_store(
         storage.delete(saved)
         if _stored_sha256(storage, name) != sha256:
             raise OSError(f"{name} is stored but does not hold {sha256}")
+
+
+def _set_object_aside(storage: Storage, name: str) -> None:
+    """Copy the object under `name` beside it for investigation, then remove it."""
+    aside = f"{name}.unreferenced-{uuid.uuid4().hex}"
+    with storage.open(name, "rb") as handle:
+        storage.save(aside, handle)
+    storage.delete(name)
+    logger.warning("Stored object %s did not hold its hash; kept it as %s", name, aside)
 
 
 def blob_store(*, source: File, sha256: str, size: int) -> Blob:

@@ -183,15 +183,20 @@ def test_an_object_store_name_taken_by_the_same_bytes_counts_as_stored(
     assert object_store.listdir(os.path.dirname(name)) == ([], [sha(CONTENT)])
 
 
-def test_an_object_store_name_holding_other_bytes_is_refused(object_store, db):
-    # given
+def test_an_object_store_name_holding_other_bytes_is_set_aside_and_replaced(
+    object_store, db
+):
+    # given: an object no Blob refers to holds other bytes under the name
     name = storage_name_for(sha(CONTENT))
     object_store.save(name, ContentFile(b"tampered"))
     # when
-    with pytest.raises(OSError, match="does not hold"):
-        store()
-    # then
-    assert not Blob.objects.exists()
-    assert object_store.listdir(os.path.dirname(name)) == ([], [sha(CONTENT)])
-    with object_store.open(name, "rb") as handle:
+    blob = store()
+    # then: the right bytes are stored under the name, the others kept beside them
+    assert blob.storage_name == name
+    assert b"".join(blob_chunks(blob)) == CONTENT
+    _, files = object_store.listdir(os.path.dirname(name))
+    assert sorted(files)[0] == sha(CONTENT) and len(files) == 2
+    assert sorted(files)[1].startswith(f"{sha(CONTENT)}.unreferenced-")
+    aside = f"{os.path.dirname(name)}/{sorted(files)[1]}"
+    with object_store.open(aside, "rb") as handle:
         assert handle.read() == b"tampered"
