@@ -161,6 +161,11 @@ def normalise(record: Any) -> dict:
     if ip is not None and ip != "":
         if not isinstance(ip, str):
             raise _Invalid("ip", "must be a string")
+        if "%" in ip:  # fe80::1%eth0: a zone index names the logger's interface
+            raise _Invalid(
+                "ip",
+                f"'{ip[:60]}' has a zone index (after '%'); send the address alone",
+            )
         try:
             out["ip"] = _canonical_ip(ip)
         except ValueError:

@@ -405,6 +405,18 @@ def test_times_outside_the_utc_range_are_line_errors(moment, incident, tool):
     assert response.json()["errors"][0]["field"] == "timestamp"
 
 
+def test_an_address_with_a_zone_index_is_a_line_error_not_a_server_error(
+    incident, tool
+):
+    # fe80::1%eth0 is a valid Python address but no PostgreSQL inet
+    response = post(tool, incident, ndjson([record(0, ip="fe80::1%eth0")]))
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["field"], error["line"]) == ("ip", 1)
+    assert "zone index" in error["message"]
+    assert nothing_stored()
+
+
 def test_a_raw_nul_byte_in_csv_is_a_line_error(incident, tool):
     body = b"timestamp,account_id\n2026-01-01T00:00:00Z,a\x00b\n"
     response = post(tool, incident, body, "text/csv")
