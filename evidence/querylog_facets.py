@@ -1,16 +1,16 @@
 """Query-log facets (QueryLogFacet): what an account-linkage analysis needs from each
 request, summed per account and per distinct combination of linking values.
 
-One GROUP BY per batch, for both databases, inserted by ingestion for the batch it
-is loading, in the batch's transaction, and by the backfill migration for batches
-loaded before facets existed. The analysis reads the stored facets; only for a
-payment key other than PAYMENT_KEY does it read the rows, with payment_value.
+One GROUP BY per batch, for both databases: ingestion inserts its result for the
+batch it is loading, in the batch's transaction (evidence.services.querylogs), and
+query_log_facets_backfill for batches loaded before facets existed. The analysis reads
+the facets for accounts, linking values and harvesting counts, and the rows only for
+request times, the prompt sample, and payment fingerprints under a key other than
+PAYMENT_KEY (with payment_value).
 
 Statements are assembled only from this module's constants (hence the S608 noqa);
 every value is passed as a query parameter.
 """
-
-from django.db.backends.base.base import BaseDatabaseWrapper
 
 from evidence.models import QueryLogFacet, QueryLogRow
 
@@ -121,12 +121,11 @@ def _select(vendor: str) -> str:
     )
 
 
-def facets_write(connection: BaseDatabaseWrapper, batch_id: int) -> None:
-    """Store the facets of batch `batch_id`'s rows (all of them loaded). Runs in the
-    caller's transaction: ingestion's, so a batch never exists without them."""
+def insert_sql(vendor: str) -> str:
+    """INSERT of batch %(batch)s's facets; parameters from insert_parameters."""
     columns = ", ".join(f'"{column}"' for column in COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {FACETS} ({columns}) {_select(connection.vendor)}",  # noqa: S608
-            {"batch": batch_id, **payment_parameters(PAYMENT_KEY)},
-        )
+    return f"INSERT INTO {FACETS} ({columns}) {_select(vendor)}"  # noqa: S608
+
+
+def insert_parameters(batch_id: int) -> dict:
+    return {"batch": batch_id, **payment_parameters(PAYMENT_KEY)}

@@ -64,6 +64,8 @@ APPEND_ONLY_TABLES = (
     "accounts_securityevent",
     "evidence_custodyevent",
     "evidence_checkpoint",
+    "evidence_querylogrow",
+    "evidence_querylogfacet",
 )
 
 

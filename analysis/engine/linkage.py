@@ -87,19 +87,12 @@ def attributes(facts: Facts, parameters: dict, cap: int) -> dict[str, Attribute]
     size = len(facts.accounts)
     result: dict[str, Attribute] = {}
     for kind, (code, names, account) in facts.attributes.items():
-        present = np.array([bool(name) for name in names], dtype=bool)
-        keep = present[code] if code.size else code.astype(bool)
-        result[kind] = _attribute(kind, code[keep], account[keep], names, size, cap)
+        result[kind] = _attribute(kind, code, account, names, size, cap)
         if kind == "ip":
-            networks = [
-                _prefix(n, parameters["ipv4_prefix"], parameters["ipv6_prefix"])
-                if n
-                else ""
-                for n in names
-            ]
-            net_code, net_names = factorise(networks)
+            v4, v6 = parameters["ipv4_prefix"], parameters["ipv6_prefix"]
+            net_code, net_names = factorise([_prefix(n, v4, v6) for n in names])
             result["ip_prefix"] = _attribute(
-                "ip_prefix", net_code[code[keep]], account[keep], net_names, size, cap
+                "ip_prefix", net_code[code], account, net_names, size, cap
             )
     return result
 

@@ -1,28 +1,30 @@
-"""Reading a case's query-log rows: three SQL statements, none of which brings rows
-of text into Python one by one.
+"""Reading a case's query-log rows for an analysis, none of them brought into Python
+one by one.
 
-1. every account with all its request times as one array (GROUP BY account_id,
-   ordered); on PostgreSQL a binary COPY that numpy reads in place, answered from the
-   (incident, account_id, timestamp) index alone when the batches are all of the
-   incident's;
-2. the combinations of (account, IP, key, organisation, client, payment
-   fingerprint, max_tokens, prompt hash of rows without text) with counts of
-   harvesting parameters, summed from the facets ingestion stored with each batch
-   (evidence.querylog_facets): a few rows per account, from which numpy derives who
-   shares which value and each account's harvesting counts;
-3. a deterministic sample of prompt texts (about `prompt_sample` per account, chosen
-   by the row's SHA-256, cut to `prompt_chars`).
+1. the accounts and their row counts, from the facets ingestion stored with each
+   batch (evidence.querylog_facets);
+2. every request time as one array ordered by account and time: on PostgreSQL a
+   binary COPY that numpy reads in place, answered from the (incident, account_id,
+   timestamp) index alone when the batches are all of the incident's;
+3. from the facets again, per linking attribute the (account, value) pairs, the
+   prompt hashes of rows logged without text, max_tokens levels and harvesting
+   counts: a few rows per account, from which numpy derives who shares what;
+4. a deterministic sample of prompt texts (about `prompt_sample` per account, chosen
+   by the row's SHA-256, cut to `prompt_chars`), grouped by near-duplication.
 
-On PostgreSQL outside a transaction, (2) and (3) run on connections of their own
-while this thread reads (1), measures timing and matches templates (see Reader).
+On PostgreSQL outside a transaction, (3) and (4) run on connections of their own
+from the start, on threads that also do the first work on what they read, while
+this thread reads (1) and (2) and measures timing (see Reader). The facets are
+checked against the rows each batch was loaded with, and the times against the
+facets' counts; a disagreement stops the analysis, naming it.
 
 Why facets: grouping a million rows by five text columns and three jsonb paths
 cost PostgreSQL 2.0 s of CPU on every analysis; ingestion now pays it once per
-batch, and an analysis sums some hundred thousand narrow rows.
+batch, and an analysis reads some hundred thousand narrow rows.
 
 Why not per-hour and per-gap aggregation in SQL: measured on PostgreSQL 15 with a
 million rows, a window function over (account, time) took 3.0 s and a per-(account,
-hour) CTE 2.2 s; (1) takes 0.25 s, and numpy derives gaps, hours and minutes from the
+hour) CTE 2.2 s; (2) takes 0.3 s, and numpy derives gaps, hours and minutes from the
 times in a tenth of a second.
 
 Statements are assembled only from this module's constants (hence the S608 noqa);
@@ -50,6 +52,7 @@ PG_EPOCH_OFFSET = 946_684_800 * MICROSECONDS
 # COPY BINARY: a 19-byte header; an array element is its length (int32) and value.
 _PG_HEADER = 19
 _PG_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+PG_ARRAY_ROWS = 16_000_000  # times read per statement; an array holds 2^26 at most
 
 
 @dataclass
@@ -60,12 +63,12 @@ class Facts:
     rows: int
     harvest: np.ndarray  # (accounts, 3): temperature 0, logprobs, n > 1 (int64)
     max_tokens: tuple[np.ndarray, np.ndarray, np.ndarray]  # account, value, rows
-    # kind -> (code of the value per combination, the values as text (sorted, '' for
-    # none), account per combination).
+    # kind -> (code of the value per (account, value) pair, the values as text,
+    # sorted, account per pair).
     attributes: dict[str, tuple[np.ndarray, list[str], np.ndarray]] = field(
         default_factory=dict
     )
-    # The same for the prompt hash of rows logged without text.
+    # The same for the prompt hashes of rows logged without text.
     hashed_prompts: tuple[np.ndarray, list[str], np.ndarray] = (
         np.zeros(0, np.int64),
         [],
@@ -82,7 +85,8 @@ class _Scope:
     def __init__(self, batch_ids: list[int]) -> None:
         self.batch_ids = sorted(set(batch_ids))
         batches = QueryLogBatch.objects.filter(pk__in=self.batch_ids)
-        self.expected = sum(batches.values_list("rows", flat=True))
+        self.rows = dict(batches.values_list("pk", "rows"))  # as loaded
+        self.expected = sum(self.rows.values())
         incidents = sorted(set(batches.values_list("incident_id", flat=True)))
         every = set(
             QueryLogBatch.objects.filter(incident_id__in=incidents).values_list(
@@ -154,12 +158,29 @@ def _accounts(scope: _Scope) -> tuple[list[str], np.ndarray]:
     return [a for a, _ in rows], np.array([n for _, n in rows], dtype=np.int64)
 
 
-def _times(scope: _Scope, by_incident: bool) -> np.ndarray:
+def _times(
+    scope: _Scope, by_incident: bool, accounts: list[str], counts: np.ndarray
+) -> np.ndarray:
     """Every request time, in microseconds since 1970, ordered by account_id (as
-    _accounts orders them) and then by time."""
+    _accounts orders `accounts`, with `counts` rows each) and then by time."""
     where, params = scope.where("r", by_incident)
     if connection.vendor == "postgresql":
-        return _pg_times(where, params)
+        # In ranges of accounts: a PostgreSQL array holds at most 2^26 elements.
+        ends = np.cumsum(counts)
+        pieces, first = [], 0
+        while first < len(accounts):
+            # The last account that keeps the range within PG_ARRAY_ROWS (at least
+            # the first: an account's times are never split).
+            limit = ends[first] - counts[first] + PG_ARRAY_ROWS
+            last = int(np.searchsorted(ends, limit, side="right")) - 1
+            last = min(max(last, first), len(accounts) - 1)
+            ranged, values = where, params
+            if first > 0 or last < len(accounts) - 1:
+                ranged = f"{where} AND r.account_id BETWEEN %(low)s AND %(high)s"
+                values = {**params, "low": accounts[first], "high": accounts[last]}
+            pieces.append(_pg_times(ranged, values))
+            first = last + 1
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     # SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds, then micros.
     micros = (
         f"CAST(strftime('%%s', r.timestamp) AS INTEGER) * {MICROSECONDS} + "
@@ -174,11 +195,12 @@ def _times(scope: _Scope, by_incident: bool) -> np.ndarray:
 
 
 def _pg_times(where: str, params: dict) -> np.ndarray:
-    """All the times as one array through a binary COPY of one row, which numpy reads
-    in place (int64 microseconds since 2000). With the batches all of the incident's,
+    """The times as one array through a binary COPY of one row, which numpy reads in
+    place (int64 microseconds since 2000). With the batches all of the incident's,
     PostgreSQL reads them from the (incident, account_id, timestamp) index alone,
-    already in order. (One array per account took 0.35 s of PostgreSQL and 0.6 s
-    of Python to take apart for a million rows; this 0.3 s and nothing.)"""
+    already in order, and the aggregate takes them in that order (no parallel
+    workers). (One array per account took 0.35 s of PostgreSQL and 0.6 s of Python
+    to take apart for a million rows; this 0.3 s and nothing.)"""
     statement = (
         "COPY (SELECT array_agg(s.t) FROM (SELECT r.timestamp AS t "  # noqa: S608
         f"FROM {TABLE} r WHERE {where} ORDER BY r.account_id, r.timestamp) s) "
@@ -186,7 +208,7 @@ def _pg_times(where: str, params: dict) -> np.ndarray:
     )
     buffer = bytearray()
     with transaction.atomic(), connection.cursor() as cursor:
-        _tune(cursor)
+        _tune(cursor, parallel=False)
         with cursor.cursor.copy(statement, params) as copy:
             for chunk in copy:
                 buffer += chunk
@@ -202,14 +224,41 @@ def _pg_times(where: str, params: dict) -> np.ndarray:
     return elements["value"].astype(np.int64) + PG_EPOCH_OFFSET
 
 
-def _in_account_order(counts: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """`times` sorted within each account's run (they come sorted; a plan that did
-    not keep the subquery's order must not go unnoticed)."""
+def _check_order(counts: np.ndarray, times: np.ndarray) -> None:
+    """Times must come sorted within each account's run; a plan that did not keep
+    the statement's order would give accounts each other's times."""
     backwards = np.flatnonzero(np.diff(times) < 0) + 1
     if not np.isin(backwards, np.cumsum(counts)).all():
-        owner = np.repeat(np.arange(counts.size), counts)
-        times = times[np.lexsort((times, owner))]
-    return times
+        raise RuntimeError(
+            "The database returned request times out of account and time order."
+        )
+
+
+def _check_facets(scope: _Scope) -> None:
+    """Each batch's facets must count the rows it was loaded with."""
+    where, params = scope.where("f")
+    totals = dict(
+        _fetch(
+            f"SELECT f.batch_id, CAST(SUM(f.rows) AS BIGINT) FROM {FACETS} f "  # noqa: S608
+            f"WHERE {where} GROUP BY f.batch_id",
+            params,
+            False,
+        )
+    )
+    wrong = [
+        (batch, rows, totals.get(batch, 0))
+        for batch, rows in sorted(scope.rows.items())
+        if totals.get(batch, 0) != rows
+    ]
+    if wrong:
+        batch, rows, counted = wrong[0]
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        raise RuntimeError(
+            f"Query-log batch {batch} was loaded with {rows} rows but its facets "
+            f"count {counted}{more}. A batch loaded before facets existed gets them "
+            "from `manage.py backfill_query_log_facets`; otherwise its stored rows "
+            "or facets were changed."
+        )
 
 
 def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, dict]]:
@@ -269,6 +318,7 @@ def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, d
 
 
 def _combinations(scope: _Scope, parameters: dict) -> Combinations:
+    _check_facets(scope)
     statements = _facet_statements(scope, parameters)
     return combination_columns(
         {part: _fetch(sql, params, False) for part, (sql, params) in statements.items()}
@@ -324,9 +374,11 @@ def _sample(
 ) -> Sample:
     """The sampled rows' accounts and the near-duplicate groups of their prompts.
     `own_connection`: on a thread's own connection, read raw and closed once read."""
-    rows = _sample_rows(scope, parameters, fraction, raw=own_connection)
-    if own_connection:
-        connection.close()  # before the grouping, which needs no database
+    try:
+        rows = _sample_rows(scope, parameters, fraction, raw=own_connection)
+    finally:
+        if own_connection:
+            connection.close()  # before the grouping, which needs no database
     accounts, texts = list(zip(*rows, strict=True)) or [(), ()]
     if accounts and not isinstance(accounts[0], bytes):  # not raw (see _fetch)
         accounts = [account.encode() for account in accounts]
@@ -379,21 +431,23 @@ class Reader:
             self.jobs["combinations"] = self.pool.submit(
                 _on_own_connection, _combinations, scope, self.parameters
             )
+        if rows != scope.expected:
+            _check_facets(scope)  # names the batch
         by_incident = bool(scope.incidents)
-        times = _times(scope, by_incident)
+        times = _times(scope, by_incident, accounts, counts)
         if by_incident and len(times) != rows:
             # Rows came under the incident since: read the batches themselves.
-            times = _times(scope, False)
-        if not len(times) == rows == scope.expected:
+            times = _times(scope, False, accounts, counts)
+        if len(times) != rows:
             raise RuntimeError(
-                f"The batches were loaded with {scope.expected} query-log rows; "
-                f"{len(times)} are stored and their facets count {rows}: the stored "
-                "rows or facets were changed."
+                f"The batches hold {len(times)} query-log rows but were loaded with "
+                f"{rows}: their stored rows were changed."
             )
+        _check_order(counts, times)
         return Facts(
             accounts=accounts,
             counts=counts,
-            times=_in_account_order(counts, times),
+            times=times,
             rows=rows,
             harvest=np.zeros((len(accounts), 3), dtype=np.int64),
             max_tokens=(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)),

@@ -94,15 +94,19 @@ _POWERS: list[np.ndarray] = []
 
 
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """C^j and C^-j mod 2^64 for j < size; kept, as every chunk needs the same ones."""
-    if not _POWERS or _POWERS[0].size < size:
+    """C^j and C^-j mod 2^64 for j < size; kept, as every chunk needs the same ones.
+    Threads may call it at once: each gets arrays long enough, whichever it built
+    or found."""
+    kept = _POWERS[:]
+    if not kept or kept[0].size < size:
         length = max(size, CHUNK_BYTES + 512 * 1024)  # a chunk's last text runs over
         with np.errstate(over="ignore"):
             power = np.full(length, _WORD_BASE, dtype=np.uint64)
             back = np.full(length, _WORD_BASE_INVERSE, dtype=np.uint64)
             power[0] = back[0] = 1
-            _POWERS[:] = [np.cumprod(power), np.cumprod(back)]
-    return _POWERS[0][:size], _POWERS[1][:size]
+            kept = [np.cumprod(power), np.cumprod(back)]
+        _POWERS[:] = kept
+    return kept[0][:size], kept[1][:size]
 
 
 def _shingle_chunk(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +276,7 @@ class NearDuplicates:
     what depends on the texts alone (the costly part), so that it can run on the
     thread that fetched them."""
 
-    texts: list[bytes]  # distinct, sorted
+    texts: list[bytes]  # distinct, in the order they arrived
     text_of: np.ndarray  # per sampled row: its text's position in `texts`
     label: np.ndarray  # per text: its group (chained near-duplicates)
     comparable: np.ndarray  # per text: long enough to have a shingle
@@ -280,9 +284,9 @@ class NearDuplicates:
 
 
 def near_duplicates(sample: list[bytes], parameters: dict) -> NearDuplicates:
-    """Group the sampled prompt texts (UTF-8, whose bytes sort as their characters
-    do) by near-duplication: MinHash LSH candidates, kept where the exact Jaccard of
-    their word shingles reaches template_jaccard, chained."""
+    """Group the sampled prompt texts (UTF-8) by near-duplication: MinHash LSH
+    candidates, kept where the exact Jaccard of their word shingles reaches
+    template_jaccard, chained."""
     k = parameters["shingle_words"]
     # Distinct, in the order they arrived; _content_order puts them in an order of
     # their own for LSH (sorting the texts themselves took half a second).
@@ -371,18 +375,13 @@ def with_hashes(
     found: Templates, hashed: tuple[np.ndarray, list[str], np.ndarray], size: int
 ) -> Templates:
     """Add the rows logged without text: their exact prompt hash is the template.
-    `hashed`: (code per combination, the hashes sorted, '' for none, account)."""
+    `hashed`: (code per (account, hash) pair, the hashes sorted, account)."""
     compared, matched = found.compared.copy(), found.matched.copy()
     values = list(found.values)
     value_of, account_of = found.value_of, found.account_of
-    code, every, digest_account = hashed
-    known = np.array([bool(d) for d in every], dtype=bool)
-    present_hash = known[code] if code.size else code.astype(bool)
-    if present_hash.any():
-        names = [d for d in every if d]
-        among = np.cumsum(known) - 1  # position among the non-empty names
-        digest = among[code[present_hash]]
-        unique = np.unique(digest * size + digest_account[present_hash])
+    code, names, digest_account = hashed
+    if code.size:
+        unique = np.unique(code * size + digest_account)
         by, who = unique // size, unique % size
         reach = np.bincount(by, minlength=len(names))
         compared += np.bincount(who, minlength=size)

@@ -3,17 +3,68 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from evidence import querylog_facets
+# The facet SELECT as this migration found it, kept here so that later changes to
+# evidence.querylog_facets (or its columns) cannot change what this step does.
+COLUMNS = (
+    "batch_id, account_id, ip, api_key_fp, org_id, user_agent, payment_fp, "
+    'max_tokens, prompt_sha256, prompt_tokens, "rows", temperature_zero, '
+    "with_logprobs, several_choices"
+)
+HASHED = (
+    "CASE WHEN r.prompt = '' THEN r.prompt_sha256 ELSE '' END, "
+    "CASE WHEN r.prompt = '' AND r.prompt_sha256 <> '' THEN r.prompt_tokens END"
+)
+SELECT = {
+    "postgresql": (
+        "SELECT r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, "  # noqa: S608
+        "COALESCE((r.extra -> 'payment_fp') #>> '{}', ''), "
+        "CASE WHEN jsonb_typeof(r.params -> 'max_tokens') = 'number' "
+        "THEN (r.params -> 'max_tokens')::float8 END, "
+        f"{HASHED}, COUNT(*), "
+        """COUNT(*) FILTER (WHERE r.params @> '{"temperature": 0}'::jsonb), """
+        "COUNT(*) FILTER (WHERE r.params -> 'logprobs' = 'true'::jsonb OR "
+        "(r.params -> 'logprobs' > '0'::jsonb AND r.params -> 'logprobs' < "
+        "'false'::jsonb)), "
+        "COUNT(*) FILTER (WHERE r.params -> 'n' > '1'::jsonb AND r.params -> 'n' < "
+        "'false'::jsonb) "
+        "FROM evidence_querylogrow r WHERE r.batch_id = %s "
+        "GROUP BY r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, "
+        "r.user_agent, 7, 8, 9, 10"
+    ),
+    "sqlite": (
+        "SELECT r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, "  # noqa: S608
+        """CASE json_type(r.extra, '$."payment_fp"') WHEN 'true' THEN 'true' """
+        "WHEN 'false' THEN 'false' ELSE "
+        """COALESCE(CAST(json_extract(r.extra, '$."payment_fp"') AS TEXT), '') END, """
+        "CASE WHEN json_type(r.params, '$.max_tokens') IN ('integer', 'real') "
+        "THEN json_extract(r.params, '$.max_tokens') END, "
+        f"{HASHED}, COUNT(*), "
+        "COUNT(*) FILTER (WHERE json_type(r.params, '$.temperature') IN "
+        "('integer', 'real') AND json_extract(r.params, '$.temperature') = 0), "
+        "COUNT(*) FILTER (WHERE json_type(r.params, '$.logprobs') = 'true' OR "
+        "(json_type(r.params, '$.logprobs') IN ('integer', 'real') AND "
+        "json_extract(r.params, '$.logprobs') > 0)), "
+        "COUNT(*) FILTER (WHERE json_type(r.params, '$.n') IN ('integer', 'real') "
+        "AND json_extract(r.params, '$.n') > 1) "
+        "FROM evidence_querylogrow r WHERE r.batch_id = %s "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    ),
+}
 
 
 def facets_backfill(apps, schema_editor) -> None:
-    """Facets for the batches loaded before they existed. Uses the live facet SELECT:
-    a later change to it must rebuild the facets in a migration of its own."""
+    """Facets for the batches loaded before they existed."""
+    connection = schema_editor.connection
     batches = apps.get_model("evidence", "QueryLogBatch").objects.using(
-        schema_editor.connection.alias
+        connection.alias
     )
-    for batch_id in batches.order_by("pk").values_list("pk", flat=True):
-        querylog_facets.facets_write(schema_editor.connection, batch_id)
+    with connection.cursor() as cursor:
+        for batch_id in batches.order_by("pk").values_list("pk", flat=True):
+            cursor.execute(
+                f"INSERT INTO evidence_querylogfacet ({COLUMNS}) "
+                f"{SELECT[connection.vendor]}",
+                [batch_id],
+            )
 
 
 class Migration(migrations.Migration):

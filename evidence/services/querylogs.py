@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import User
 from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
 from evidence import merkle, querylog_facets, querylog_parsing
-from evidence.models import Evidence, QueryLogBatch, QueryLogRow
+from evidence.models import Evidence, QueryLogBatch, QueryLogFacet, QueryLogRow
 from evidence.querylog_parsing import ROW_COLUMNS, BodyError, LineError, Row
 from evidence.services.items import evidence_add
 from incidents.models import Incident
@@ -207,7 +207,7 @@ def _load(
             )
         if count == 0:
             raise InvalidInput("The body holds no records.")
-        querylog_facets.facets_write(connection, batch.pk)
+        _store_facets(batch.pk)
 
         spool.seek(0)
         received = File(spool, name=f"query-log-{body_sha256[:12]}")
@@ -227,6 +227,40 @@ def _load(
         batch.evidence, batch.rows, batch.merkle_root = item, count, root
         batch.save(update_fields=["evidence", "rows", "merkle_root"])
     return batch
+
+
+def _store_facets(batch_id: int) -> None:
+    """The batch's facets, from its rows (all loaded), in the caller's transaction."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room to group a million rows in memory (measured: 3.7 s instead of
+            # 5.5 s spilling to disk); for the rest of this transaction only.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(
+            querylog_facets.insert_sql(connection.vendor),
+            querylog_facets.insert_parameters(batch_id),
+        )
+
+
+def query_log_facets_backfill() -> list[int]:
+    """Write the facets of every loaded batch that has none (loaded before facets
+    existed, or while the facet migration ran); returns those batches' ids. Each
+    batch is locked and checked again, so concurrent runs write each batch once."""
+    missing = (
+        QueryLogBatch.objects.filter(evidence__isnull=False, rows__gt=0)
+        .exclude(facets__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    written = []
+    for batch_id in list(missing):
+        with transaction.atomic():
+            QueryLogBatch.objects.select_for_update().get(pk=batch_id)
+            if QueryLogFacet.objects.filter(batch_id=batch_id).exists():
+                continue
+            _store_facets(batch_id)
+            written.append(batch_id)
+    return written
 
 
 def _store_rows(batch: QueryLogBatch, incident: Incident, rows: Iterable[Row]) -> None:

@@ -2,32 +2,35 @@
 batch's transaction, rebuilt by the backfill migration, read by the analysis, and
 checked by it against the rows."""
 
+import errno
 import hashlib
+import io
 import ipaddress
 import json
+import os
 import random
 from collections import Counter
 from datetime import timedelta
-from importlib import import_module
 
 import pytest
-from django.apps import apps as django_apps
-from django.db import connection
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from analysis.engine import analysis_run
 from evidence.models import Evidence, QueryLogBatch, QueryLogFacet, QueryLogRow
-from evidence.services import querylogs
+from incidents import append_only
 from tests.analysis.engine_helpers import START, analyse, ingest, row
 from tests.factories import UserFactory, make_incident
 
 ABSENT = object()  # a field the record leaves out
+LATEST = "0006_query_logs_append_only"
 ACCOUNTS = ("acct-a", "acct-b", "acct-c", "acct-d")
 TEMPERATURES = (0, 0.0, "0", False, 0.7, [0], ABSENT)
 LOGPROBS = (True, 5, 0.5, 0, "true", False, None, ABSENT)
 CHOICES = (2, 1, 2.5, "3", True, ABSENT)
 MAX_TOKENS = (4096, 4096.0, "4096", None, 512, ABSENT)
-PAYMENTS = ("pf_1", 123, 7.5, "", None, ABSENT)
+PAYMENTS = ("pf_1", 123, 7.5, "", None, True, False, ABSENT)
 IPS = ("203.0.113.7", "2001:DB8::1", "2001:db8::1", ABSENT)
 SHA = (
     hashlib.sha256(b"a long templated prompt").hexdigest(),
@@ -118,7 +121,11 @@ def expected_key(record: dict) -> tuple:
         record.get("api_key_fp", ""),
         record.get("org_id", ""),
         record.get("user_agent", ""),
-        "" if payment is None else str(payment),
+        ""
+        if payment is None
+        else json.dumps(payment)
+        if isinstance(payment, bool)
+        else str(payment),
         float(max_tokens) if _number(max_tokens) else None,
         hashed,
         record.get("prompt_tokens") if hashed else None,
@@ -289,30 +296,25 @@ def test_a_rejected_batch_stores_no_facets(incident, tool):
 def test_a_batch_failing_after_its_facets_were_written_keeps_none(
     incident, service_user, monkeypatch
 ):
-    # given: storing the evidence item, after the facets, fails
-    written = []
-    real_write = querylogs.querylog_facets.facets_write
+    # given: the disk is full when the received bytes are stored, after the facets
+    seen = []
 
-    def write(conn, batch_id):
-        real_write(conn, batch_id)
-        written.append(QueryLogFacet.objects.filter(batch_id=batch_id).count())
+    def full_disk(*args, **kwargs):
+        seen.append(QueryLogFacet.objects.count())
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    def broken_evidence_add(**kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(querylogs.querylog_facets, "facets_write", write)
-    monkeypatch.setattr(querylogs, "evidence_add", broken_evidence_add)
+    monkeypatch.setattr(os, "link", full_disk)
     # when
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match="No space left"):
         ingest(incident, service_user, tricky_records(n=20))
     # then: they had been written, and went with the rest of the batch
-    assert written and written[0] > 0
+    assert seen and seen[0] > 0
     assert QueryLogFacet.objects.count() == 0
     assert (QueryLogRow.objects.count(), QueryLogBatch.objects.count()) == (0, 0)
     assert Evidence.objects.count() == 0
 
 
-# The backfill migration
+# The backfill migration and command
 
 
 @pytest.mark.django_db(transaction=True)
@@ -332,26 +334,46 @@ def test_backfill_migration_recreates_the_facets_ingestion_wrote():
         )
     finally:
         executor.loader.build_graph()
-        executor.migrate([("evidence", "0005_querylogfacet")])
+        executor.migrate([("evidence", LATEST)])
     # then
     assert all_facet_rows() == written
+
+
+def _without_facets(batch_ids: list[int]) -> None:
+    """As for batches loaded before facets existed: only by lifting the table's
+    append-only trigger, as an administrator would have to."""
+    table = QueryLogFacet._meta.db_table
+    append_only.uninstall(connection, table)
+    try:
+        QueryLogFacet.objects.filter(batch_id__in=batch_ids).delete()
+    finally:
+        append_only.install(connection, table)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_backfill_function_writes_facets_for_batches_without_them():
-    # given: a batch whose facets are gone (as for batches loaded before facets)
-    migration = import_module("evidence.migrations.0005_querylogfacet")
+def test_the_backfill_command_writes_facets_for_batches_without_them():
+    # given: two batches, one of them without its facets
     owner = UserFactory(role="analyst")
-    ingest(make_incident(by=owner), owner, tricky_records(seed=3, n=50))
+    incident = make_incident(by=owner)
+    kept = ingest(incident, owner, tricky_records(seed=3, n=50))
+    missing = ingest(incident, owner, tricky_records(seed=4, n=30))
     written = all_facet_rows()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {QueryLogFacet._meta.db_table}")  # noqa: S608
-    assert QueryLogFacet.objects.count() == 0
+    _without_facets([missing])
+    with pytest.raises(RuntimeError, match=f"batch {missing} was loaded with 30 rows"):
+        analysis_run(batch_ids=[kept, missing], parameters={})
     # when
-    with connection.schema_editor() as editor:
-        migration.facets_backfill(django_apps, editor)
-    # then
+    out = io.StringIO()
+    call_command("backfill_query_log_facets", stdout=out)
+    # then: the same facets as ingestion wrote, once
+    assert f"1 batch(es): {missing}." in out.getvalue()
     assert all_facet_rows() == written
+    out = io.StringIO()
+    call_command("backfill_query_log_facets", stdout=out)
+    assert "Every loaded batch has its facets." in out.getvalue()
+    assert (
+        analysis_run(batch_ids=[kept, missing], parameters={})["population"]["rows"]
+        == 80
+    )
 
 
 # The analysis reads the facets
@@ -471,29 +493,72 @@ def test_one_account_paying_with_1_and_1_0_is_read_alike_from_facets_and_rows(
 # Tampering
 
 
-def _first_facet_of(batch_id: int) -> int:
-    return QueryLogFacet.objects.filter(batch_id=batch_id).order_by("pk")[0].pk
+@pytest.mark.parametrize("model", [QueryLogRow, QueryLogFacet])
+def test_rows_and_facets_cannot_be_changed_or_deleted(model, incident, service_user):
+    # given
+    ingest(incident, service_user, tricky_records(n=10))
+    table, first = model._meta.db_table, model.objects.order_by("pk")[0].pk
+    # when / then: the database itself refuses, whoever asks
+    for statement in (
+        f'UPDATE {table} SET "account_id" = %s WHERE "id" = %s',  # noqa: S608
+        f'DELETE FROM {table} WHERE "id" = %s AND "account_id" <> %s',  # noqa: S608
+    ):
+        params = (
+            ["someone-else", first]
+            if statement.startswith("UPDATE")
+            else [
+                first,
+                "someone-else",
+            ]
+        )
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, params)
+    assert model.objects.filter(pk=first).exists()
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    "tamper",
+    ("model", "tamper", "message"),
     [
-        'DELETE FROM {table} WHERE "id" = %s',
-        'UPDATE {table} SET "rows" = "rows" + 1 WHERE "id" = %s',
+        (
+            QueryLogFacet,
+            'DELETE FROM {table} WHERE "id" = %s',
+            r"batch \d+ was loaded with 40 rows but its facets count \d+",
+        ),
+        (
+            QueryLogFacet,
+            'UPDATE {table} SET "rows" = "rows" + 1 WHERE "id" = %s',
+            r"batch \d+ was loaded with 40 rows but its facets count 41",
+        ),
+        (
+            QueryLogRow,
+            'DELETE FROM {table} WHERE "id" = %s',
+            "The batches hold 39 query-log rows but were loaded with 40",
+        ),
     ],
-    ids=["facet-deleted", "facet-recounted"],
+    ids=["facet-deleted", "facet-recounted", "row-deleted"],
 )
-def test_facets_that_disagree_with_the_rows_stop_the_analysis(
-    tamper, incident, service_user
+def test_rows_or_facets_changed_behind_the_database_s_back_stop_the_analysis(
+    model, tamper, message
 ):
     # given: an analysable batch
-    batch = ingest(incident, service_user, tricky_records(n=40))
-    assert analyse([batch])["population"]["rows"] == 40
-    # when: a facet is changed behind the application's back
-    with connection.cursor() as cursor:
-        cursor.execute(
-            tamper.format(table=QueryLogFacet._meta.db_table), [_first_facet_of(batch)]
-        )
+    owner = UserFactory(role="analyst")
+    batch = ingest(make_incident(by=owner), owner, tricky_records(n=40))
+    assert analysis_run(batch_ids=[batch], parameters={})["population"]["rows"] == 40
+    # when: the append-only trigger is lifted (only an administrator of the
+    # database can) and a row or facet changed
+    table = model._meta.db_table
+    first = model.objects.filter(batch_id=batch).order_by("pk")[0].pk
+    append_only.uninstall(connection, table)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(tamper.format(table=table), [first])
+    finally:
+        append_only.install(connection, table)
     # then
-    with pytest.raises(RuntimeError, match="their facets count"):
+    with pytest.raises(RuntimeError, match=message):
         analysis_run(batch_ids=[batch], parameters={})
