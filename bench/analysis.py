@@ -12,10 +12,9 @@ once to warm the cache and three times timed (the median counts), and the whole
 `analysis.engine.analysis_run` over the case's batch, three times, each in a child of
 its own as a worker starting cold would run it (the median counts, the largest peak
 RSS is reported; a single run on a shared 2-core machine varies by 15%). Prints both
-times, their ratio
-(target <= 20), the analysis's peak RSS (target < 1 GiB), its stages, and how well its
-clusters match the planted campaigns. It reports; it does not gate: the exit status is
-non-zero only when something failed.
+times, their ratio (target <= 20), the analysis's peak RSS (target < 1 GiB), its
+stages, and how well its clusters match the planted campaigns. It reports; it does
+not gate: the exit status is non-zero only when something failed.
 
 Database handling is bench.ingest's: PostgreSQL from DATABASE_URL (by default
 casebook_bench, dropped and recreated on every run; BENCH_RESET=1 allows another
