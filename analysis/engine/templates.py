@@ -290,10 +290,8 @@ def near_duplicates(sample: list[bytes], parameters: dict) -> NearDuplicates:
     k = parameters["shingle_words"]
     # Distinct, in the order they arrived; _content_order puts them in an order of
     # their own for LSH (sorting the texts themselves took half a second).
-    code = dict.fromkeys(sample, 0)
-    for position, text in enumerate(code):
-        code[text] = position
-    texts = list(code)
+    texts = list(dict.fromkeys(sample))
+    code = dict(zip(texts, range(len(texts)), strict=True))
     text_of = np.fromiter(map(code.__getitem__, sample), np.int64, len(sample))
     del code
     nothing = np.zeros(0, dtype=np.int64)
