@@ -4,6 +4,7 @@ value factorised (a code per pair, the distinct values sorted); max_tokens level
 and harvesting counts per account. Pure Python and numpy, so that it runs on the
 thread that fetched the rows, beside the numpy work of the main one."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,53 +12,59 @@ import numpy as np
 # Linking attributes whose values the facets keep.
 ATTRIBUTES = ("ip", "api_key_fp", "org_id", "user_agent", "payment_fp")
 
-Pairs = tuple[tuple[str, ...], np.ndarray, list[str]]  # accounts, code, values
+Pairs = tuple[np.ndarray, np.ndarray, list[str]]  # account, code, values
 
 
 @dataclass
 class Combinations:
+    """Accounts are positions in the analysis's account list."""
+
     attributes: dict[str, Pairs]  # kind -> the accounts holding each value
     hashed: Pairs  # prompt hashes of rows logged without text
-    max_tokens: tuple[tuple[str, ...], np.ndarray, np.ndarray]  # account, value, rows
-    # Accounts with harvesting requests, and their counts (3, accounts): temperature
-    # 0, logprobs, n > 1.
-    harvest: tuple[tuple[str, ...], np.ndarray]
+    max_tokens: tuple[np.ndarray, np.ndarray, np.ndarray]  # account, value, rows
+    # Harvesting requests per account (accounts, 3): temperature 0, logprobs, n > 1.
+    harvest: np.ndarray
 
 
-def factorise(values) -> tuple[np.ndarray, list[str]]:
-    """(code of each value, the distinct values as text, sorted; None is ''): only the
-    distinct values are made text and sorted, and the per-value passes run in C
-    (dict.fromkeys, map)."""
-    distinct = list(dict.fromkeys(values))
-    text = [str(v or "") for v in distinct]
-    names = sorted(set(text))
-    position = {name: i for i, name in enumerate(names)}
-    code = {v: position[t] for v, t in zip(distinct, text, strict=True)}
-    return np.fromiter(map(code.__getitem__, values), np.int64, len(values)), names
+def factorise(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """(code of each value, the distinct values sorted): the per-value passes run in
+    C (set, dict(zip), map)."""
+    names = sorted(set(values))
+    position = dict(zip(names, range(len(names)), strict=True))
+    return np.fromiter(map(position.__getitem__, values), np.int64, len(values)), names
 
 
-def pairs(rows: list[tuple]) -> Pairs:
+def positions(accounts: Sequence[str], index: dict[str, int]) -> np.ndarray:
+    return np.fromiter(map(index.__getitem__, accounts), np.int64, len(accounts))
+
+
+def pairs(rows: list[tuple], index: dict[str, int]) -> Pairs:
     """Rows of (account, value)."""
     accounts, values = list(zip(*rows, strict=True)) or [(), ()]
     code, names = factorise(values)
-    return accounts, code, names
+    return positions(accounts, index), code, names
 
 
-def combination_columns(read: dict[str, list[tuple]]) -> Combinations:
+def combination_columns(
+    read: dict[str, list[tuple]], accounts: list[str]
+) -> Combinations:
     """`read`: each attribute's and "hashed" (account, value) rows, "max_tokens"
-    (account, value, rows) and "harvest" (account, three counts) rows."""
+    (account, value, rows) and "harvest" (account, three counts) rows; `accounts`:
+    the analysis's accounts, in its order."""
+    index = dict(zip(accounts, range(len(accounts)), strict=True))
     tokens = list(zip(*read["max_tokens"], strict=True)) or [(), (), ()]
-    harvest = list(zip(*read["harvest"], strict=True)) or [(), (), (), ()]
+    harvested = list(zip(*read["harvest"], strict=True)) or [(), (), (), ()]
+    harvest = np.zeros((len(accounts), 3), dtype=np.int64)
+    harvest[positions(harvested[0], index)] = (
+        np.array(harvested[1:], dtype=np.int64).reshape(3, len(harvested[0])).T
+    )
     return Combinations(
-        attributes={kind: pairs(read[kind]) for kind in ATTRIBUTES},
-        hashed=pairs(read["hashed"]),
+        attributes={kind: pairs(read[kind], index) for kind in ATTRIBUTES},
+        hashed=pairs(read["hashed"], index),
         max_tokens=(
-            tokens[0],
+            positions(tokens[0], index),
             np.array(tokens[1], dtype=np.float64),
             np.array(tokens[2], dtype=np.int64),
         ),
-        harvest=(
-            harvest[0],
-            np.array(harvest[1:], dtype=np.int64).reshape(3, len(harvest[0])),
-        ),
+        harvest=harvest,
     )

@@ -317,29 +317,25 @@ def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, d
     }
 
 
-def _combinations(scope: _Scope, parameters: dict) -> Combinations:
+def _combinations(scope: _Scope, parameters: dict, accounts: list[str]) -> Combinations:
     _check_facets(scope)
     statements = _facet_statements(scope, parameters)
     return combination_columns(
-        {part: _fetch(sql, params, False) for part, (sql, params) in statements.items()}
+        {
+            part: _fetch(sql, params, False)
+            for part, (sql, params) in statements.items()
+        },
+        accounts,
     )
 
 
 def _apply_combinations(facts: Facts, combinations: Combinations) -> None:
-    index = {account: i for i, account in enumerate(facts.accounts)}
-
-    def positions(accounts: tuple[str, ...]) -> np.ndarray:
-        return np.fromiter(map(index.__getitem__, accounts), np.int64, len(accounts))
-
-    for kind, (accounts, code, names) in combinations.attributes.items():
-        facts.attributes[kind] = (code, names, positions(accounts))
-    accounts, code, names = combinations.hashed
-    facts.hashed_prompts = (code, names, positions(accounts))
-    accounts, value, rows = combinations.max_tokens
-    facts.max_tokens = (positions(accounts), value, rows)
-    accounts, counts = combinations.harvest
-    facts.harvest = np.zeros((len(facts.accounts), 3), dtype=np.int64)
-    facts.harvest[positions(accounts)] = counts.T
+    for kind, (account, code, names) in combinations.attributes.items():
+        facts.attributes[kind] = (code, names, account)
+    account, code, names = combinations.hashed
+    facts.hashed_prompts = (code, names, account)
+    facts.max_tokens = combinations.max_tokens
+    facts.harvest = combinations.harvest
 
 
 def _sample_rows(
@@ -365,12 +361,16 @@ def _sample_rows(
 
 @dataclass
 class Sample:
-    accounts: list[bytes]  # each sampled row's account, UTF-8
+    accounts: np.ndarray  # each sampled row's account (position)
     prompts: NearDuplicates
 
 
 def _sample(
-    scope: _Scope, parameters: dict, fraction: float, own_connection: bool = False
+    scope: _Scope,
+    parameters: dict,
+    fraction: float,
+    accounts: list[str],
+    own_connection: bool = False,
 ) -> Sample:
     """The sampled rows' accounts and the near-duplicate groups of their prompts.
     `own_connection`: on a thread's own connection, read raw and closed once read."""
@@ -379,11 +379,16 @@ def _sample(
     finally:
         if own_connection:
             connection.close()  # before the grouping, which needs no database
-    accounts, texts = list(zip(*rows, strict=True)) or [(), ()]
-    if accounts and not isinstance(accounts[0], bytes):  # not raw (see _fetch)
-        accounts = [account.encode() for account in accounts]
+    owners, texts = list(zip(*rows, strict=True)) or [(), ()]
+    if owners and isinstance(owners[0], bytes):  # raw (see _fetch)
+        index = {account.encode(): i for i, account in enumerate(accounts)}
+    else:
+        index = dict(zip(accounts, range(len(accounts)), strict=True))
         texts = [text.encode() for text in texts]
-    return Sample(list(accounts), near_duplicates(list(texts), parameters))
+    return Sample(
+        np.fromiter(map(index.__getitem__, owners), np.int64, len(owners)),
+        near_duplicates(list(texts), parameters),
+    )
 
 
 def _on_own_connection(function, *args):
@@ -426,10 +431,10 @@ class Reader:
             # take longest.
             self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
             self.jobs["sample"] = self.pool.submit(
-                _sample, scope, self.parameters, self.fraction, True
+                _sample, scope, self.parameters, self.fraction, accounts, True
             )
             self.jobs["combinations"] = self.pool.submit(
-                _on_own_connection, _combinations, scope, self.parameters
+                _on_own_connection, _combinations, scope, self.parameters, accounts
             )
         if rows != scope.expected:
             _check_facets(scope)  # names the batch
@@ -459,19 +464,20 @@ class Reader:
 
     def sample(self, facts: Facts) -> None:
         found: Sample = self._result(
-            "sample", _sample, self.scope, self.parameters, self.fraction
+            "sample",
+            _sample,
+            self.scope,
+            self.parameters,
+            self.fraction,
+            facts.accounts,
         )
-        index = {account.encode(): i for i, account in enumerate(facts.accounts)}
-        facts.sampled = (
-            np.fromiter(
-                map(index.__getitem__, found.accounts), np.int64, len(found.accounts)
-            ),
-            found.prompts,
-        )
+        facts.sampled = (found.accounts, found.prompts)
         facts.sample_fraction = self.fraction
 
     def combinations(self, facts: Facts) -> None:
-        found = self._result("combinations", _combinations, self.scope, self.parameters)
+        found = self._result(
+            "combinations", _combinations, self.scope, self.parameters, facts.accounts
+        )
         _apply_combinations(facts, found)
 
     def close(self) -> None:

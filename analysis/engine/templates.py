@@ -224,24 +224,27 @@ def _content_order(
 def candidates(signature: np.ndarray, bands: int) -> np.ndarray:
     """Pairs (i, j) of signature columns that agree on all rows of some band; each
     column is paired with the first column of its bucket, not all others (which
-    would be quadratic in a bucket's size); chaining recovers the rest."""
+    would be quadratic in a bucket's size); chaining recovers the rest. Bands are
+    hashed on several threads (numpy lets go of the GIL), in band order."""
     rows = signature.shape[0] // bands
-    found = []
     index = np.arange(signature.shape[1])
-    for band in range(bands):
+
+    def band_pairs(band: int) -> np.ndarray:
         block = signature[band * rows : (band + 1) * rows].astype(np.uint64)
         key = np.zeros(signature.shape[1], dtype=np.uint64)
         with np.errstate(over="ignore"):
             for row in block:
                 key = _mix(key * _SHINGLE_BASE + row)
-        _, bucket = np.unique(key, return_inverse=True)
-        first = np.full(bucket.max() + 1 if bucket.size else 0, index.size)
-        np.minimum.at(first, bucket, index)
-        leader = first[bucket]
+        # The first column with each key leads its bucket.
+        _, first, bucket = np.unique(key, return_index=True, return_inverse=True)
+        leader = first[bucket.ravel()]
         keep = leader != index
-        found.append(np.stack((index[keep], leader[keep]), axis=1))
-    if not found:
+        return np.stack((index[keep], leader[keep]), axis=1)
+
+    if not bands or not index.size:
         return np.zeros((0, 2), dtype=np.int64)
+    with ThreadPoolExecutor(min(bands, SHINGLE_THREADS)) as pool:
+        found = list(pool.map(band_pairs, range(bands)))
     pairs = np.concatenate(found)
     return np.unique(pairs, axis=0) if pairs.size else pairs.reshape(0, 2)
 
