@@ -184,7 +184,9 @@ def _values(array: np.ndarray, rounded: bool = True) -> list:
     array = array.astype(np.float64)
     if rounded:
         array = np.round(array, 6)
-    return [None if v != v or v in (math.inf, -math.inf) else v for v in array.tolist()]
+    values = array.astype(object)
+    values[~np.isfinite(array)] = None
+    return values.tolist()
 
 
 def percents(shares: np.ndarray) -> list[str]:
