@@ -33,6 +33,15 @@ COLUMNS = (
     "with_logprobs",
     "several_choices",
 )
+# Kept as the rows hold them.
+_STORED = (
+    "r.batch_id",
+    "r.account_id",
+    "r.ip",
+    "r.api_key_fp",
+    "r.org_id",
+    "r.user_agent",
+)
 # Rows logged without text keep their prompt hash (and its token count, so that an
 # analysis can leave out prompts too short to be templates); others keep ''.
 _HASHED = (
@@ -60,12 +69,7 @@ def payment_parameters(key: str) -> dict:
 
 def _postgresql() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
     values = (
-        "r.batch_id",
-        "r.account_id",
-        "r.ip",
-        "r.api_key_fp",
-        "r.org_id",
-        "r.user_agent",
+        *_STORED,
         payment_value("postgresql"),
         "CASE WHEN jsonb_typeof(r.params -> 'max_tokens') = 'number' "
         "THEN (r.params -> 'max_tokens')::float8 END",
@@ -73,7 +77,7 @@ def _postgresql() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
     )
     # Grouped by the values stored, not the raw jsonb: jsonb holds 1 and 1.0 equal,
     # and the group would keep the text of either.
-    groups = "r.batch_id, r.account_id, r.ip, r.api_key_fp, r.org_id, r.user_agent, 7, 8, 9, 10"
+    groups = f"{', '.join(_STORED)}, 7, 8, 9, 10"
     flags = (
         # Containment compares numbers as numbers (0.0 too) without extracting them.
         """r.params @> '{"temperature": 0}'::jsonb""",
@@ -90,12 +94,7 @@ def _sqlite() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
         return f"json_type(r.params, '$.{path}') IN ('integer', 'real')"
 
     values = (
-        "r.batch_id",
-        "r.account_id",
-        "r.ip",
-        "r.api_key_fp",
-        "r.org_id",
-        "r.user_agent",
+        *_STORED,
         payment_value("sqlite"),
         f"CASE WHEN {number('max_tokens')} "
         "THEN json_extract(r.params, '$.max_tokens') END",
