@@ -4,8 +4,9 @@ to explainable clusters of accounts.
     analysis_run(batch_ids=[...], parameters=analysis_parameters_clean(raw),
                  progress=lambda percent, stage: ...) -> dict
 
-reads only the rows of those batches (SQL for the heavy reading and grouping, numpy
-and scipy for the rest; see load.py for why which part runs where) and returns:
+reads only those batches: their facets (per-account summaries stored at ingestion)
+and their rows (SQL for the heavy reading, numpy and scipy for the rest; see load.py
+for why which part runs where), and returns:
 
     population  accounts, rows, baselines (median account per signal), the edge
                 threshold, the cap on accounts per linking value, what was sampled
@@ -14,7 +15,8 @@ and scipy for the rest; see load.py for why which part runs where) and returns:
     accounts    every account by volume: cluster, volume, first/last seen, signals
     edges       the listed links inside clusters, each with its reasons
 
-Modules: parameters (defaults, checks), load (SQL), timing, templates (MinHash),
+Modules: parameters (defaults, checks), load (SQL), columns (facets as numpy
+columns), timing, templates (MinHash),
 signals, linkage (weights, edges, components), edges (which edges and why), clusters
 (descriptions), run (the whole).
 """
