@@ -1,42 +1,24 @@
-from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
 from evidence.models import Evidence
 from incidents.models import Incident
+from jobs.models import Job
 
 
-class Analysis(models.Model):
+class Analysis(Job):
     """One account-linkage analysis of an incident's query logs, and the job that runs
     it. What it read (batches with their Merkle roots), with which code and parameters,
     is fixed when the job starts, so the result can be reproduced and compared."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    task = "analysis.tasks.analysis_compute_task"
+    stale_after_setting = "ANALYSIS_STALE_SECONDS"
 
     incident = models.ForeignKey(
         Incident, on_delete=models.PROTECT, related_name="analyses"
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    requested_at = models.DateTimeField(default=timezone.now)
     parameters = models.JSONField(default=dict)
     parameters_sha256 = models.CharField(max_length=64)
     code_version = models.CharField(max_length=100)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED
-    )
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=100, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     # [{"id", "evidence", "exhibit", "rows", "merkle_root", "body_sha256"}, ...]
     batches = models.JSONField(default=list, blank=True)
     result = models.JSONField(null=True, blank=True)
@@ -50,13 +32,10 @@ class Analysis(models.Model):
         blank=True,
     )
 
-    class Meta:
-        ordering = ["-requested_at", "-id"]
+    class Meta(Job.Meta):
         verbose_name_plural = "analyses"
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(progress__lte=100), name="analysis_progress_max_100"
-            ),
+            *Job.Meta.constraints,
             models.CheckConstraint(
                 condition=models.Q(status__in=["queued", "running", "done", "failed"]),
                 name="analysis_status_valid",
@@ -70,10 +49,6 @@ class Analysis(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis {self.pk} of {self.incident_id}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
     @property
     def rows_read(self) -> int:

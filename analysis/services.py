@@ -1,16 +1,14 @@
-"""Analysis jobs: request, compute (called by the Celery task), failure and recovery of
-jobs whose worker died, and adding a cluster's accounts as subjects. The analysis
-itself is analysis/engine; this module records what it read, how, and what it found."""
+"""Analysis jobs: request, compute (called by the Celery task), and adding a cluster's
+accounts as subjects. The job's lifecycle (claim, progress, failure, recovery) is
+jobs/services.py; the analysis itself is analysis/engine; this module records what it
+read, how, and what it found."""
 
 import hashlib
 import json
 import logging
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User
 from analysis.models import Analysis
@@ -22,9 +20,9 @@ from evidence.uploads import hashed_upload
 from incidents.history import history_record
 from incidents.models import Incident, Subject
 from incidents.services import require_case_editor, subject_add
+from jobs.services import JobCannotRun, job_claim, job_finish, job_progress, job_send
 
 logger = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3
 TOOL = "casebook-linkage"
 DOCUMENT_KIND = "casebook.account-linkage-analysis"
 
@@ -101,103 +99,20 @@ def analysis_request(
                 "parameters_sha256": analysis.parameters_sha256,
             },
         )
-        transaction.on_commit(lambda: _enqueue(analysis.pk))
+        job_send(job=analysis)
     return analysis
 
 
-def _enqueue(analysis_id: int) -> None:
-    from analysis.tasks import analysis_compute_task
-
-    analysis_compute_task.delay(analysis_id)
-
-
-def _set_progress(analysis_id: int, percent: int, stage: str) -> None:
-    Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING).update(
-        progress=max(0, min(100, int(percent))),
-        stage=str(stage)[:100],
-        heartbeat_at=timezone.now(),
-    )
-
-
-def _claim(analysis_id: int) -> Analysis | None:
-    """Take the job unless it is finished or a live worker has it. The first claim
-    fixes the batches to read; a retry reads the same ones."""
+def _fix_what_to_read(analysis: Analysis) -> None:
+    """At claim: the first claim fixes the batches to read; a retry reads the same
+    ones, with the code of the worker that runs it."""
     from analysis import engine
 
-    with transaction.atomic():
-        analysis = (
-            Analysis.objects.select_for_update()
-            .filter(pk=analysis_id)
-            .select_related("incident", "requested_by")
-            .first()
-        )
-        if analysis is None or analysis.is_finished:
-            return None
-        fresh = timezone.now() - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
-        if (
-            analysis.status == Analysis.Status.RUNNING
-            and analysis.heartbeat_at
-            and analysis.heartbeat_at > fresh
-        ):
-            return None  # someone is computing it right now
-        if analysis.attempts >= MAX_ATTEMPTS:
-            _fail(
-                analysis,
-                f"Gave up after {analysis.attempts} attempts; the worker kept stopping.",
-            )
-            return None
+    if not analysis.batches:
+        analysis.batches = _batches_to_read(analysis.incident)
         if not analysis.batches:
-            analysis.batches = _batches_to_read(analysis.incident)
-            if not analysis.batches:
-                _fail(analysis, "The incident has no query logs to analyse.")
-                return None
-        analysis.status = Analysis.Status.RUNNING
-        analysis.code_version = engine.CODE_VERSION
-        analysis.attempts += 1
-        analysis.started_at = analysis.heartbeat_at = timezone.now()
-        analysis.progress, analysis.stage, analysis.error = (
-            5,
-            f"Reading {len(analysis.batches)} batch(es), {analysis.rows_read:,} rows",
-            "",
-        )
-        analysis.save()
-    return analysis
-
-
-def _fail(analysis: Analysis, error: str) -> None:
-    Analysis.objects.filter(pk=analysis.pk).update(
-        status=Analysis.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
-    history_record(
-        incident=analysis.incident,
-        actor=None,
-        action="analysis.failed",
-        summary=f"Analysis {analysis.pk} failed",
-        reason=error[:2000],
-    )
-
-
-def analysis_fail(*, analysis_id: int, error: str) -> None:
-    """Mark an unfinished job failed with `error` (shown to the user) and record it."""
-    with transaction.atomic():
-        analysis = (
-            Analysis.objects.select_for_update()
-            .filter(pk=analysis_id)
-            .select_related("incident")
-            .first()
-        )
-        if analysis is not None and not analysis.is_finished:
-            _fail(analysis, error)
-
-
-def analysis_release(*, analysis_id: int) -> None:
-    """Give a running job back to the queue after a transient error, so the task's
-    retry can claim it at once instead of taking it for a live worker's."""
-    Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING).update(
-        status=Analysis.Status.QUEUED,
-        heartbeat_at=None,
-        stage="Waiting to retry after a database error",
-    )
+            raise JobCannotRun("The incident has no query logs to analyse.")
+    analysis.code_version = engine.CODE_VERSION
 
 
 def analysis_compute(*, analysis_id: int) -> Analysis | None:
@@ -209,17 +124,28 @@ def analysis_compute(*, analysis_id: int) -> Analysis | None:
     custody event naming the analysis, code version and parameters hash."""
     from analysis import engine
 
-    analysis = _claim(analysis_id)
+    analysis = job_claim(
+        model=Analysis,
+        job_id=analysis_id,
+        prepare=_fix_what_to_read,
+        stage=lambda job: (
+            f"Reading {len(job.batches)} batch(es), {job.rows_read:,} rows"
+        ),
+    )
     if analysis is None:
         return None
+
+    def progress(percent: float, stage: str) -> None:
+        job_progress(model=Analysis, job_id=analysis.pk, percent=percent, stage=stage)
+
     result = engine.analysis_run(
         batch_ids=[batch["id"] for batch in analysis.batches],
         parameters=analysis.parameters,
-        progress=lambda percent, stage: _set_progress(
-            analysis.pk, 10 + round(0.8 * max(0, min(100, percent))), stage
+        progress=lambda percent, stage: progress(
+            10 + round(0.8 * max(0, min(100, percent))), stage
         ),
     )
-    _set_progress(analysis.pk, 92, "Storing the result as evidence")
+    progress(92, "Storing the result as evidence")
     _store(analysis, result)
     return Analysis.objects.get(pk=analysis.pk)
 
@@ -248,10 +174,8 @@ def _store(analysis: Analysis, result: dict) -> None:
     reference = analysis.incident.reference
     clusters = len(result.get("clusters") or [])
     accounts = (result.get("population") or {}).get("accounts")
-    with transaction.atomic():
-        locked = Analysis.objects.select_for_update().get(pk=analysis.pk)
-        if locked.is_finished:  # another attempt finished (or failed) it first
-            return
+
+    def store(locked: Analysis) -> None:
         # Lock order of every custody writer: incident, then items, then ledger head.
         incident = Incident.objects.select_for_update(no_key=True).get(
             pk=analysis.incident_id
@@ -295,9 +219,6 @@ def _store(analysis: Analysis, result: dict) -> None:
         locked.evidence = item
         locked.batches, locked.code_version = analysis.batches, analysis.code_version
         locked.clusters_count, locked.accounts_count = clusters, accounts
-        locked.status, locked.progress, locked.stage = Analysis.Status.DONE, 100, "Done"
-        locked.finished_at = locked.heartbeat_at = timezone.now()
-        locked.save()
         history_record(
             incident=incident,
             actor=analysis.requested_by,
@@ -312,52 +233,8 @@ def _store(analysis: Analysis, result: dict) -> None:
             },
         )
 
-
-def analysis_recover_stale() -> list[int]:
-    """Jobs whose worker stopped (no heartbeat for ANALYSIS_STALE_SECONDS) are queued
-    again while attempts remain, otherwise failed; queued jobs that no worker took
-    in that time are sent again. Returns the ids touched."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
-    touched = []
-    stale = Analysis.objects.filter(
-        status=Analysis.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    for pk in list(stale):
-        with transaction.atomic():
-            # Locked and checked again: the worker may have finished (or beaten the
-            # deadline) since the query above, and a finished job is never undone.
-            analysis = (
-                Analysis.objects.select_for_update()
-                .filter(pk=pk, status=Analysis.Status.RUNNING, heartbeat_at__lt=cutoff)
-                .select_related("incident")
-                .first()
-            )
-            if analysis is None:
-                continue
-            touched.append(analysis.pk)
-            if analysis.attempts >= MAX_ATTEMPTS:
-                _fail(
-                    analysis,
-                    f"The worker stopped during '{analysis.stage}' "
-                    f"{analysis.attempts} times.",
-                )
-            else:
-                Analysis.objects.filter(pk=analysis.pk).update(
-                    status=Analysis.Status.QUEUED,
-                    stage="Queued again after the worker stopped",
-                    heartbeat_at=now,
-                )
-                transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
-    forgotten = Analysis.objects.filter(status=Analysis.Status.QUEUED).exclude(
-        pk__in=touched
-    )
-    for analysis in forgotten:
-        if (analysis.heartbeat_at or analysis.requested_at) < cutoff:
-            touched.append(analysis.pk)
-            Analysis.objects.filter(pk=analysis.pk).update(heartbeat_at=now)
-            transaction.on_commit(lambda pk=analysis.pk: _enqueue(pk))
-    return touched
+    # Not called when another attempt finished (or failed) it first: that is kept.
+    job_finish(model=Analysis, job_id=analysis.pk, store=store)
 
 
 def analysis_cluster(analysis: Analysis, cluster_id: str) -> dict | None:

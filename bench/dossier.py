@@ -170,7 +170,7 @@ def request_dossier(incident_id: int) -> int:
     from dossiers import services
     from incidents.models import Incident
 
-    with mock.patch.object(services, "_enqueue"):
+    with mock.patch.object(services, "job_send"):
         dossier = services.dossier_request(
             incident=Incident.objects.get(pk=incident_id),
             by=User.objects.get(username="bench-analyst"),
@@ -230,7 +230,7 @@ def _child_render_dossier(dossier_id: int) -> dict:
 
     warnings = _quiet_weasyprint()
     stages: list[tuple[float, str, float, float]] = []
-    report_progress = services._set_progress
+    report_progress = services._progress
     attached: list[tuple[str, int]] = []
     make_attachments = services._attachments
 
@@ -241,16 +241,18 @@ def _child_render_dossier(dossier_id: int) -> dict:
 
     started = 0.0
 
-    def progress(dossier_id: int, percent: int, stage: str, **fields) -> None:
+    def progress(
+        dossier_id: int, percent: int, stage: str, status: str | None = None
+    ) -> None:
         memory = _memory()
         stages.append(
             (time.perf_counter() - started, stage, memory["VmRSS"], memory["VmHWM"])
         )
-        report_progress(dossier_id, percent, stage, **fields)
+        report_progress(dossier_id, percent, stage, status)
 
     error = ""
     with (
-        mock.patch.object(services, "_set_progress", progress),
+        mock.patch.object(services, "_progress", progress),
         mock.patch.object(services, "_attachments", attachments),
     ):
         started = time.perf_counter()

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "evidence",
     "dossiers",
     "analysis",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -153,9 +154,9 @@ QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024*
 # Usernames who triage incidents that detector alerts open: the first owns them, all
 # become members (otherwise only the detector account and administrators see them).
 ALERT_TRIAGE_USERS = env.list("ALERT_TRIAGE_USERS", default=[])
-# Dossiers: a job with no progress for this long lost its worker and is re-queued.
+# Jobs of each kind: one with no progress for this long lost its worker and is queued
+# again; one queued this long without a worker taking it is sent again.
 DOSSIER_STALE_SECONDS = env.int("DOSSIER_STALE_SECONDS", default=660)
-# Analyses: a job with no progress for this long lost its worker and is re-queued.
 ANALYSIS_STALE_SECONDS = env.int("ANALYSIS_STALE_SECONDS", default=660)
 # PAdES signing identity (`manage.py create_signing_identity` makes a development one)
 # and an optional RFC 3161 timestamp authority.
@@ -232,12 +233,9 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int(
 )  # kilobytes
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
-    "dossier-recover-stale": {
-        "task": "dossiers.tasks.dossier_recover_stale_task",
-        "schedule": 300,
-    },
-    "analysis-recover-stale": {
-        "task": "analysis.tasks.analysis_recover_stale_task",
+    # Every job kind (dossiers, analyses, ...): lost workers and lost messages.
+    "jobs-recover-stale": {
+        "task": "jobs.tasks.job_recover_stale_task",
         "schedule": 300,
     },
     "custody-verify-daily": {

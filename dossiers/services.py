@@ -1,18 +1,17 @@
-"""Dossier jobs: request, render (called by the Celery task), and recovery of jobs
-whose worker died. The renderer itself is dossiers/rendering.py."""
+"""Dossier jobs: request and render (called by the Celery task). The job's lifecycle
+(claim, progress, failure, recovery) is jobs/services.py; the renderer itself is
+dossiers/rendering.py."""
 
 import hashlib
 import logging
 import re
 import shutil
 import tempfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User
 from config.errors import InvalidInput, NotAllowed
@@ -30,10 +29,10 @@ from evidence.services.custody import custody_batch
 from evidence.services.items import evidence_add
 from incidents.history import history_record
 from incidents.models import Incident
+from jobs.services import job_claim, job_finish, job_progress, job_send
 
 logger = logging.getLogger(__name__)
 BATES_PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
-MAX_ATTEMPTS = 3
 
 
 def default_bates_prefix(incident: Incident) -> str:
@@ -85,84 +84,15 @@ def dossier_request(
             summary=f"Requested dossier {dossier.pk}{' (signed)' if sign else ''}",
             after={"dossier": dossier.pk, "bates_prefix": prefix, "sign": sign},
         )
-        transaction.on_commit(lambda: _enqueue(dossier.pk))
+        job_send(job=dossier)
     return dossier
 
 
-def _enqueue(dossier_id: int) -> None:
-    from dossiers.tasks import dossier_render_task
-
-    dossier_render_task.delay(dossier_id)
-
-
-def _set_progress(dossier_id: int, percent: int, stage: str, **fields) -> None:
-    Dossier.objects.filter(pk=dossier_id).update(
-        progress=max(0, min(100, percent)),
-        stage=stage,
-        heartbeat_at=timezone.now(),
-        **fields,
-    )
-
-
-def _claim(dossier_id: int) -> Dossier | None:
-    """Take the job, unless it is finished or another live worker has it."""
-    with transaction.atomic():
-        dossier = Dossier.objects.select_for_update().filter(pk=dossier_id).first()
-        if dossier is None or dossier.is_finished:
-            return None
-        fresh = timezone.now() - timedelta(seconds=settings.DOSSIER_STALE_SECONDS)
-        if (
-            dossier.status != Dossier.Status.QUEUED
-            and dossier.heartbeat_at
-            and dossier.heartbeat_at > fresh
-        ):
-            return None  # someone is rendering it right now
-        if dossier.attempts >= MAX_ATTEMPTS:
-            _fail(
-                dossier,
-                f"Gave up after {dossier.attempts} attempts; the worker kept stopping.",
-            )
-            return None
-        dossier.status = Dossier.Status.RENDERING
-        dossier.attempts += 1
-        dossier.started_at = dossier.heartbeat_at = timezone.now()
-        dossier.progress, dossier.stage, dossier.error = (
-            5,
-            "Taking a snapshot of the case",
-            "",
-        )
-        dossier.save()
-    return dossier
-
-
-def _fail(dossier: Dossier, error: str) -> None:
-    Dossier.objects.filter(pk=dossier.pk).update(
-        status=Dossier.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
-    history_record(
-        incident=dossier.incident,
-        actor=None,
-        action="dossier.failed",
-        summary=f"Dossier {dossier.pk} failed",
-        reason=error[:2000],
-    )
-
-
-def dossier_fail(*, dossier_id: int, error: str) -> None:
-    dossier = Dossier.objects.filter(pk=dossier_id).select_related("incident").first()
-    if dossier is not None and not dossier.is_finished:
-        _fail(dossier, error)
-
-
-def dossier_release(*, dossier_id: int) -> None:
-    """Give a live job back to the queue after a transient error, so the task's retry
-    can claim it at once instead of taking it for a live worker's."""
-    Dossier.objects.filter(
-        pk=dossier_id, status__in=[Dossier.Status.RENDERING, Dossier.Status.SIGNING]
-    ).update(
-        status=Dossier.Status.QUEUED,
-        heartbeat_at=None,
-        stage="Waiting to retry after a database error",
+def _progress(
+    dossier_id: int, percent: int, stage: str, status: str | None = None
+) -> None:
+    job_progress(
+        model=Dossier, job_id=dossier_id, percent=percent, stage=stage, status=status
     )
 
 
@@ -173,14 +103,16 @@ def dossier_render(*, dossier_id: int) -> Dossier | None:
     custody event naming the dossier."""
     from dossiers import rendering
 
-    dossier = _claim(dossier_id)
+    dossier = job_claim(
+        model=Dossier, job_id=dossier_id, stage="Taking a snapshot of the case"
+    )
     if dossier is None:
         return None
     workdir = Path(tempfile.mkdtemp(prefix=f"dossier-{dossier.pk}-"))
     try:
         snapshot = build_snapshot(dossier)
         exhibit_ids = snapshot.pop("_exhibit_ids")
-        _set_progress(dossier.pk, 12, "Exporting attachments")
+        _progress(dossier.pk, 12, "Exporting attachments")
         attachments = _attachments(dossier, snapshot, workdir)
         snapshot["attachments"] = [
             {
@@ -192,25 +124,25 @@ def dossier_render(*, dossier_id: int) -> Dossier | None:
             }
             for a in attachments
         ]
-        _set_progress(dossier.pk, 20, "Laying out the document")
+        _progress(dossier.pk, 20, "Laying out the document")
         laid_out = workdir / "dossier-layout.pdf"
         result = rendering.render_dossier(
             snapshot,
             laid_out,
-            progress=lambda percent, stage: _set_progress(dossier.pk, percent, stage),
+            progress=lambda percent, stage: _progress(dossier.pk, percent, stage),
         )
-        _set_progress(dossier.pk, 80, "Embedding the attachments")
+        _progress(dossier.pk, 80, "Embedding the attachments")
         pdf = workdir / "dossier.pdf"
         embed_attachments(laid_out, pdf, attachments, created=_generated_at(snapshot))
         laid_out.unlink()
         if dossier.sign:
             from dossiers import signing
 
-            _set_progress(dossier.pk, 85, "Signing", status=Dossier.Status.SIGNING)
+            _progress(dossier.pk, 85, "Signing", Dossier.Status.SIGNING)
             signed = workdir / "dossier-signed.pdf"
             signing.sign_pdf(pdf, signed)
             pdf = signed
-        _set_progress(dossier.pk, 92, "Storing as evidence")
+        _progress(dossier.pk, 92, "Storing as evidence")
         _store(dossier, pdf, result, exhibit_ids)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -299,10 +231,8 @@ def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
         upload.sha256, upload.head = sha256, handle.read(8192)
         upload.size = size
         handle.seek(0)
-        with transaction.atomic():
-            locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
-            if locked.is_finished:  # another attempt finished first; keep its result
-                return
+
+        def store(locked: Dossier) -> None:
             item = evidence_add(
                 incident=dossier.incident,
                 by=dossier.requested_by,
@@ -335,13 +265,6 @@ def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
                 result.bates_first,
                 result.bates_last,
             )
-            locked.status, locked.progress, locked.stage = (
-                Dossier.Status.DONE,
-                100,
-                "Done",
-            )
-            locked.finished_at = locked.heartbeat_at = timezone.now()
-            locked.save()
             history_record(
                 incident=dossier.incident,
                 actor=dossier.requested_by,
@@ -354,37 +277,5 @@ def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
                 },
             )
 
-
-def dossier_recover_stale() -> list[int]:
-    """Jobs whose worker stopped (no heartbeat for DOSSIER_STALE_SECONDS): queue them
-    again while attempts remain, otherwise mark them failed. Returns the ids touched."""
-    cutoff = timezone.now() - timedelta(seconds=settings.DOSSIER_STALE_SECONDS)
-    live = [Dossier.Status.RENDERING, Dossier.Status.SIGNING]
-    stale = Dossier.objects.filter(status__in=live, heartbeat_at__lt=cutoff)
-    touched = []
-    for pk in list(stale.values_list("pk", flat=True)):
-        with transaction.atomic():
-            # Locked and checked again: the worker may have finished since the query
-            # above, and a finished job is never undone.
-            dossier = (
-                Dossier.objects.select_for_update()
-                .filter(pk=pk, status__in=live, heartbeat_at__lt=cutoff)
-                .select_related("incident")
-                .first()
-            )
-            if dossier is None:
-                continue
-            touched.append(dossier.pk)
-            if dossier.attempts >= MAX_ATTEMPTS:
-                _fail(
-                    dossier,
-                    f"The worker stopped during '{dossier.stage}' "
-                    f"{dossier.attempts} times.",
-                )
-            else:
-                Dossier.objects.filter(pk=dossier.pk).update(
-                    status=Dossier.Status.QUEUED,
-                    stage="Queued again after the worker stopped",
-                )
-                transaction.on_commit(lambda pk=dossier.pk: _enqueue(pk))
-    return touched
+        # Not called when another attempt finished first: its result is kept.
+        job_finish(model=Dossier, job_id=dossier.pk, store=store)

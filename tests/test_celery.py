@@ -12,10 +12,11 @@ def test_the_configured_broker_accepts_connections():
         assert connection.connected
 
 
-def test_beat_schedules_the_daily_custody_check_and_dossier_recovery():
+def test_beat_schedules_the_daily_custody_check_and_job_recovery():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "evidence.tasks.custody_verify_all_task" in tasks
-    assert "dossiers.tasks.dossier_recover_stale_task" in tasks
+    # one recovery for every job kind (dossiers, analyses, ...)
+    assert "jobs.tasks.job_recover_stale_task" in tasks
     app.loader.import_default_modules()  # what a worker does at start
     assert set(app.tasks) >= tasks
 

@@ -13,9 +13,7 @@ from accounts.models import User
 from analysis import engine
 from analysis.models import Analysis
 from analysis.services import (
-    MAX_ATTEMPTS,
     analysis_compute,
-    analysis_recover_stale,
     analysis_request,
     analysis_subjects_add,
     canonical,
@@ -26,6 +24,7 @@ from evidence.models import CustodyEvent, Evidence, QueryLogBatch
 from evidence.services.items import evidence_withdraw
 from evidence.services.storage import blob_chunks
 from incidents.models import HistoryEntry, Subject
+from jobs.services import job_recover_stale
 from tests.analysis.conftest import RING, ingest, make_stale
 
 
@@ -122,7 +121,7 @@ def test_a_job_whose_worker_died_runs_again_over_the_same_batches(
     )
     # when: the sweeper runs (and the eager task computes the re-queued job)
     with django_capture_on_commit_callbacks(execute=True):
-        assert analysis_recover_stale() == [analysis.pk]
+        assert job_recover_stale(model=Analysis) == [analysis.pk]
     # then
     analysis.refresh_from_db()
     assert (analysis.status, analysis.attempts) == ("done", 2)
@@ -133,8 +132,8 @@ def test_a_job_whose_worker_died_runs_again_over_the_same_batches(
 
 def test_a_job_that_keeps_dying_ends_failed_with_the_reason(logged, analyst):
     analysis = analysis_request(incident=logged, by=analyst)
-    make_stale(analysis, attempts=MAX_ATTEMPTS, stage="Linking accounts")
-    assert analysis_recover_stale() == [analysis.pk]
+    make_stale(analysis, attempts=Analysis.max_attempts, stage="Linking accounts")
+    assert job_recover_stale(model=Analysis) == [analysis.pk]
     analysis.refresh_from_db()
     assert analysis.status == "failed"
     assert "worker stopped during 'Linking accounts'" in analysis.error
@@ -148,7 +147,7 @@ def test_a_live_job_is_not_taken_twice(logged, analyst):
         status="running", attempts=1, heartbeat_at=timezone.now()
     )
     assert analysis_compute(analysis_id=analysis.pk) is None
-    assert analysis_recover_stale() == []
+    assert job_recover_stale(model=Analysis) == []
     assert Analysis.objects.get(pk=analysis.pk).attempts == 1
 
 
@@ -159,7 +158,7 @@ def test_a_queued_job_no_worker_took_is_sent_again(
     old = timezone.now() - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS + 60)
     Analysis.objects.filter(pk=analysis.pk).update(requested_at=old)
     with django_capture_on_commit_callbacks(execute=True):
-        assert analysis_recover_stale() == [analysis.pk]
+        assert job_recover_stale(model=Analysis) == [analysis.pk]
     assert Analysis.objects.get(pk=analysis.pk).status == "done"
 
 
@@ -250,13 +249,19 @@ def test_subjects_need_a_finished_analysis_and_a_real_cluster(done, logged, anal
     assert not Subject.objects.exists()
 
 
-def test_the_beat_schedule_sweeps_stale_analyses():
+def test_the_beat_schedule_sweeps_stale_analyses(logged, analyst):
     from config.celery import app
 
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "analysis.tasks.analysis_recover_stale_task" in tasks
+    assert "jobs.tasks.job_recover_stale_task" in tasks
     app.loader.import_default_modules()
-    assert "analysis.tasks.analysis_recover_stale_task" in app.tasks
+    assert "jobs.tasks.job_recover_stale_task" in app.tasks
+    # the one recovery task of every job kind covers analyses
+    analysis = analysis_request(incident=logged, by=analyst)
+    make_stale(analysis, attempts=Analysis.max_attempts)
+    swept = app.tasks["jobs.tasks.job_recover_stale_task"].apply().get()
+    assert swept["analysis.Analysis"] == [analysis.pk]
+    assert Analysis.objects.get(pk=analysis.pk).status == "failed"
 
 
 def test_a_database_error_gives_the_job_back_so_the_retry_runs_it(
@@ -289,5 +294,5 @@ def test_a_database_error_gives_the_job_back_so_the_retry_runs_it(
 def test_the_sweeper_never_touches_a_finished_job(done):
     old = timezone.now() - timedelta(seconds=settings.ANALYSIS_STALE_SECONDS + 60)
     Analysis.objects.filter(pk=done.pk).update(heartbeat_at=old, requested_at=old)
-    assert analysis_recover_stale() == []
+    assert job_recover_stale(model=Analysis) == []
     assert Analysis.objects.get(pk=done.pk).status == "done"

@@ -11,14 +11,10 @@ from django.utils import timezone
 
 from dossiers import services
 from dossiers.models import Dossier
-from dossiers.services import (
-    MAX_ATTEMPTS,
-    dossier_recover_stale,
-    dossier_render,
-    dossier_request,
-)
+from dossiers.services import dossier_render, dossier_request
 from dossiers.tasks import dossier_render_task
 from evidence.models import CustodyEvent, Evidence
+from jobs.services import job_recover_stale
 from tests.evidence.conftest import upload
 
 
@@ -118,7 +114,7 @@ def test_a_job_whose_worker_died_is_rendered_again(
     )
     # when: the recovery job runs (and the eager task renders the re-queued job)
     with django_capture_on_commit_callbacks(execute=True):
-        assert dossier_recover_stale() == [job["id"]]
+        assert job_recover_stale(model=Dossier) == [job["id"]]
     # then
     dossier = Dossier.objects.get(pk=job["id"])
     assert (dossier.status, dossier.attempts) == ("done", 2)
@@ -128,11 +124,11 @@ def test_a_job_that_keeps_dying_ends_failed_with_the_reason(case, counsel, api):
     job = request_dossier(api(counsel), case).json()
     Dossier.objects.filter(pk=job["id"]).update(
         status="rendering",
-        attempts=MAX_ATTEMPTS,
+        attempts=Dossier.max_attempts,
         stage="Laying out the document",
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )
-    dossier_recover_stale()
+    job_recover_stale(model=Dossier)
     dossier = Dossier.objects.get(pk=job["id"])
     assert dossier.status == "failed"
     assert "worker stopped" in dossier.error
@@ -144,7 +140,7 @@ def test_a_live_job_is_not_taken_twice(case, counsel, api):
         status="rendering", attempts=1, heartbeat_at=timezone.now()
     )
     assert dossier_render(dossier_id=job["id"]) is None
-    assert dossier_recover_stale() == []
+    assert job_recover_stale(model=Dossier) == []
     assert Dossier.objects.get(pk=job["id"]).attempts == 1
 
 
