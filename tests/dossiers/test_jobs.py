@@ -2,11 +2,13 @@
 evidence with custody, recovered when a worker dies."""
 
 import hashlib
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from dossiers import services
@@ -14,7 +16,9 @@ from dossiers.models import Dossier
 from dossiers.services import dossier_render, dossier_request
 from dossiers.tasks import dossier_render_task
 from evidence.models import CustodyEvent, Evidence
-from jobs.services import job_recover_stale
+from incidents.models import HistoryEntry
+from jobs.services import job_fail, job_finish, job_recover_stale
+from jobs.tasks import job_recover_stale_task
 from tests.evidence.conftest import upload
 
 
@@ -228,3 +232,129 @@ def test_a_database_error_gives_the_job_back_so_the_retry_renders_it(
     dossier_render_task.apply(args=[dossier.pk])
     dossier.refresh_from_db()
     assert (dossier.status, len(calls)) == ("done", 2)
+
+
+def _forgotten(dossier_id: int, settings) -> None:
+    """The dossier was requested longer ago than the stale period."""
+    old = timezone.now() - timedelta(seconds=settings.DOSSIER_STALE_SECONDS + 60)
+    Dossier.objects.filter(pk=dossier_id).update(requested_at=old)
+
+
+def test_a_dossier_whose_message_was_lost_is_sent_again_and_rendered(
+    case, counsel, api, settings, django_capture_on_commit_callbacks
+):
+    # given: the request committed but its message never reached a worker
+    client = api(counsel)
+    job = request_dossier(client, case).json()
+    assert job_recover_stale(model=Dossier) == []  # not yet: it may only be waiting
+    _forgotten(job["id"], settings)
+    # when: the beat's recovery task runs (and the eager task renders what it sends)
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = job_recover_stale_task.delay().get()
+    # then
+    assert swept["dossiers.Dossier"] == [job["id"]]
+    answer = client.get(job["url"]).json()
+    assert (answer["status"], answer["progress"]) == ("done", 100)
+    assert Dossier.objects.get(pk=job["id"]).attempts == 1
+
+
+def test_sending_a_dossier_again_never_renders_it_twice(
+    case, counsel, api, settings, django_capture_on_commit_callbacks
+):
+    # given: a dossier whose message is late, not lost
+    with django_capture_on_commit_callbacks() as first_message:
+        job = request_dossier(api(counsel), case).json()
+    _forgotten(job["id"], settings)
+    # when: the sweeper sends it again, and runs again before a worker took it
+    with django_capture_on_commit_callbacks() as resent:
+        assert job_recover_stale(model=Dossier) == [job["id"]]
+        assert job_recover_stale(model=Dossier) == []  # one send per stale period
+    assert len(first_message) == len(resent) == 1
+    # ...and every message arrives: the re-sent one, the late one, a redelivery
+    for deliver in [*resent, *first_message, *resent]:
+        deliver()
+    # then: rendered once
+    dossier = Dossier.objects.get(pk=job["id"])
+    assert (dossier.status, dossier.attempts) == ("done", 1)
+    assert Evidence.objects.filter(kind=Evidence.Kind.DOSSIER).count() == 1
+    assert HistoryEntry.objects.filter(action="dossier.done").count() == 1
+    exported = CustodyEvent.objects.filter(
+        action="exported", details__dossier=job["id"]
+    )
+    assert exported.count() == 1  # the one non-privileged exhibit, once
+    assert job_recover_stale(model=Dossier) == []  # a finished job is left alone
+
+
+def _wait_until_a_session_waits_for_a_lock() -> None:
+    """PostgreSQL shows a session that waits for a row lock in pg_locks. SQLite has no
+    such view; there the whole database is locked (IMMEDIATE transactions), so the
+    other thread is given a moment to reach it."""
+    if connection.vendor != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_reported_while_a_dossier_is_being_finished_never_undoes_it(
+    incident, counsel, api
+):
+    # given: a worker is rendering a dossier (the PDF item is already stored)
+    upload(api(counsel), incident.reference, b"%PDF-1.7 rendered", "dossier.pdf")
+    pdf = Evidence.objects.get(original_name="dossier.pdf")
+    dossier = Dossier.objects.create(
+        incident=incident,
+        requested_by=counsel,
+        bates_prefix="HYDRA",
+        status=Dossier.Status.RENDERING,
+        attempts=1,
+        heartbeat_at=timezone.now(),
+    )
+    finishing = threading.Event()
+    outcome, errors = {}, []
+
+    def finish() -> None:
+        def store(locked: Dossier) -> None:
+            finishing.set()
+            _wait_until_a_session_waits_for_a_lock()  # the failure, on our lock
+            locked.evidence = pdf
+
+        try:
+            outcome["finished"] = job_finish(
+                model=Dossier, job_id=dossier.pk, store=store
+            )
+        except Exception as error:  # surfaced below; a thread cannot fail the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def fail() -> None:
+        try:
+            assert finishing.wait(10)
+            outcome["failed"] = job_fail(
+                model=Dossier, job_id=dossier.pk, error="The worker was lost."
+            )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    # when: a failure (a timed-out task, a sweeper) arrives while the worker finishes
+    threads = [threading.Thread(target=finish), threading.Thread(target=fail)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: the failure waited for the finish and left the done job alone
+    assert errors == []
+    assert outcome["finished"] is not None and outcome["failed"] is False
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.error, dossier.evidence_id) == ("done", "", pdf.pk)
+    assert not HistoryEntry.objects.filter(action="dossier.failed").exists()
