@@ -79,5 +79,14 @@ class Job(models.Model):
         return self.status in self.live_statuses
 
     @classmethod
+    def kind(cls) -> str:
+        """The kind's name in history actions and logs: "dossier", "analysis"."""
+        return str(cls._meta.model_name)
+
+    @classmethod
+    def kind_title(cls) -> str:
+        return str(cls._meta.verbose_name).capitalize()
+
+    @classmethod
     def stale_seconds(cls) -> int:
         return int(getattr(settings, cls.stale_after_setting))

@@ -73,8 +73,8 @@ def _fail(job: Job, error: str) -> None:
     history_record(
         incident=job.incident,
         actor=None,
-        action=f"{model._meta.model_name}.failed",
-        summary=f"{str(model._meta.verbose_name).capitalize()} {job.pk} failed",
+        action=f"{model.kind()}.failed",
+        summary=f"{model.kind_title()} {job.pk} failed",
         reason=error[:ERROR_MAX],
     )
 

@@ -70,7 +70,7 @@ def run_job(
             job_release(model=model, job_id=job_id)
         raise
     except Exception as error:  # surfaced to the user on the job, not swallowed
-        logger.exception("%s %s failed", model._meta.verbose_name, job_id)
+        logger.exception("%s %s failed", model.kind(), job_id)
         job_fail(model=model, job_id=job_id, error=f"{type(error).__name__}: {error}")
 
 
@@ -79,4 +79,4 @@ def job_recover_stale_task() -> dict[str, list[int]]:
     """Every few minutes (beat): jobs of every kind whose worker or message was lost
     are sent again or failed (jobs.services.job_recover_stale). Returns the ids
     touched, by kind."""
-    return {model._meta.label: job_recover_stale(model=model) for model in job_kinds()}
+    return {model.kind(): job_recover_stale(model=model) for model in job_kinds()}

@@ -260,7 +260,7 @@ def test_the_beat_schedule_sweeps_stale_analyses(logged, analyst):
     analysis = analysis_request(incident=logged, by=analyst)
     make_stale(analysis, attempts=Analysis.max_attempts)
     swept = app.tasks["jobs.tasks.job_recover_stale_task"].apply().get()
-    assert swept["analysis.Analysis"] == [analysis.pk]
+    assert swept["analysis"] == [analysis.pk]
     assert Analysis.objects.get(pk=analysis.pk).status == "failed"
 
 

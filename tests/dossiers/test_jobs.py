@@ -17,7 +17,7 @@ from dossiers.services import dossier_render, dossier_request
 from dossiers.tasks import dossier_render_task
 from evidence.models import CustodyEvent, Evidence
 from incidents.models import HistoryEntry
-from jobs.services import job_fail, job_finish, job_recover_stale
+from jobs.services import job_fail, job_finish, job_progress, job_recover_stale
 from jobs.tasks import job_recover_stale_task
 from tests.evidence.conftest import upload
 
@@ -252,7 +252,7 @@ def test_a_dossier_whose_message_was_lost_is_sent_again_and_rendered(
     with django_capture_on_commit_callbacks(execute=True):
         swept = job_recover_stale_task.delay().get()
     # then
-    assert swept["dossiers.Dossier"] == [job["id"]]
+    assert swept["dossier"] == [job["id"]]
     answer = client.get(job["url"]).json()
     assert (answer["status"], answer["progress"]) == ("done", 100)
     assert Dossier.objects.get(pk=job["id"]).attempts == 1
@@ -358,3 +358,18 @@ def test_a_failure_reported_while_a_dossier_is_being_finished_never_undoes_it(
     dossier.refresh_from_db()
     assert (dossier.status, dossier.error, dossier.evidence_id) == ("done", "", pdf.pk)
     assert not HistoryEntry.objects.filter(action="dossier.failed").exists()
+
+
+def test_a_worker_that_lost_its_job_does_not_move_it(case, counsel):
+    # given: the sweeper queued the job again while its old worker still runs
+    dossier = dossier_request(incident=case, by=counsel)
+    Dossier.objects.filter(pk=dossier.pk).update(stage="Queued again", attempts=1)
+    # when: the old worker reports progress
+    job_progress(model=Dossier, job_id=dossier.pk, percent=80, stage="Embedding")
+    # then: the queued job is as the sweeper left it
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.progress, dossier.stage) == (
+        "queued",
+        0,
+        "Queued again",
+    )
