@@ -14,7 +14,6 @@ Celery redelivery, a retry). The claim is what makes that harmless: it takes a j
 only when it is queued, or live with a worker that has stopped beating.
 """
 
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -28,7 +27,6 @@ from django.utils.module_loading import import_string
 from incidents.history import history_record
 from jobs.models import Job
 
-logger = logging.getLogger(__name__)
 J = TypeVar("J", bound=Job)
 ERROR_MAX = 2000
 
