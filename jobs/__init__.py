@@ -4,7 +4,7 @@ bundles, productions) share one model and one lifecycle.
 Why a package of its own, and not inside one feature app: the lifecycle is the same
 for every kind, and each kind belongs to its own feature app (``dossiers``,
 ``analysis``, later ``evidence`` and productions). Putting it in one of them would make
-every other app import that feature to run a job, which is the drift issue 12 removes;
+every other app import that feature to run a job, and the shared code would drift into copies again;
 ``config/`` holds settings and wiring, not domain code. ``jobs`` is an installed app
 only so that Celery discovers ``jobs/tasks.py`` (the one recovery beat task); it has no
 table of its own, because ``Job`` is abstract: every kind keeps its rows in its own
