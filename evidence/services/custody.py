@@ -156,3 +156,23 @@ def custody_record(
 
 def checkpoint_latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-tree_size").first()
+
+
+# The events that open an item's chain and carry the hash of the bytes as received.
+FIRST_ACTIONS = (CustodyEvent.Action.RECEIVED, CustodyEvent.Action.INGESTED)
+
+
+def custody_received_sha256(evidence: Evidence) -> str | None:
+    """The SHA-256 the ledger recorded when the item was received: the reference its
+    bytes are compared with. The `evidence_evidence` row's own `sha256` can be
+    edited by whoever administers the database; the ledger cannot without showing.
+    None when the item's chain does not open with a receipt (a forged row)."""
+    first = (
+        CustodyEvent.objects.filter(evidence=evidence)
+        .order_by("seq")
+        .values_list("action", "sha256_observed")
+        .first()
+    )
+    if first is None or first[0] not in FIRST_ACTIONS:
+        return None
+    return first[1]

@@ -11,8 +11,15 @@ from django.utils import timezone
 
 from accounts.models import User
 from evidence import merkle, signing
-from evidence.models import Checkpoint, CustodyEvent, Evidence, LedgerHead
-from evidence.services.custody import GENESIS, custody_batch
+from evidence.models import (
+    Checkpoint,
+    CustodyEvent,
+    Evidence,
+    LedgerHead,
+    QueryLogBatch,
+    QueryLogRow,
+)
+from evidence.services.custody import FIRST_ACTIONS, GENESIS, custody_batch
 from evidence.services.storage import blob_rehash
 from incidents.history import history_record
 from incidents.models import Incident
@@ -44,6 +51,8 @@ class Failure:
 class Report:
     checked: int = 0
     failures: list[Failure] = field(default_factory=list)
+    # Items (by id) with a failure of their own: their `verified` event says so.
+    failed_items: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -52,27 +61,166 @@ class Report:
     def fail(self, evidence: str | None, problem: str) -> None:
         self.failures.append(Failure(evidence, problem))
 
+    def fail_item(self, item: Evidence, problem: str) -> None:
+        self.failed_items.add(item.pk)
+        self.fail(item.exhibit, problem)
 
-def _check_files(items: list[Evidence], report: Report) -> dict[int, str | None]:
-    observed: dict[int, str | None] = {}
-    for item in items:
-        sha256, size = blob_rehash(item.blob)
-        observed[item.pk] = sha256
-        if sha256 is None:
-            report.fail(item.exhibit, "stored file is missing")
-        elif sha256 != item.sha256 or size != item.size:
-            report.fail(
-                item.exhibit,
-                f"stored file altered: SHA-256 is now {sha256} ({size} bytes), "
-                f"recorded {item.sha256} ({item.size} bytes)",
+
+@dataclass
+class Observed:
+    """What the stored bytes of an item hash to now."""
+
+    sha256: str | None
+    size: int
+
+
+def _received(item: Evidence, chain: list[dict], report: Report) -> dict | None:
+    """The body of the event that opened the item's chain, if it is a receipt that
+    carries a hash; otherwise the item is reported and None returned."""
+    if not chain:
+        report.fail_item(
+            item,
+            "no custody events in the ledger: the item was never recorded as received",
+        )
+        return None
+    first = chain[0]
+    if first.get("action") not in FIRST_ACTIONS:
+        report.fail_item(
+            item,
+            f"ledger seq {first.get('seq')}: the item's first event is "
+            f"{first.get('action')!r}, not a receipt ('received' or 'ingested')",
+        )
+        return None
+    if not isinstance(first.get("sha256_observed"), str):
+        report.fail_item(
+            item,
+            f"ledger seq {first.get('seq')}: the receipt records no SHA-256",
+        )
+        return None
+    return first
+
+
+def _check_item(
+    item: Evidence, chain: list[dict], report: Report
+) -> tuple[Observed, str | None]:
+    """Compare the item's bytes, its row and every hash the ledger observed for it
+    with the hash the ledger recorded when it was received. Returns what the bytes
+    hash to now and that received hash (None when the chain has no usable receipt).
+
+    The row (`evidence_evidence`) is not append-only: whoever administers the
+    database can replace the stored file and set the row's sha256 and size to match.
+    So the row is never the reference; a row that disagrees with the ledger is
+    itself a failure."""
+    sha256, size = blob_rehash(item.blob)
+    observed = Observed(sha256, size)
+    receipt = _received(item, chain, report)
+    expected = receipt["sha256_observed"] if receipt else item.sha256
+    details = receipt.get("details") if receipt else None
+    expected_size = (
+        details.get("size")
+        if isinstance(details, dict) and isinstance(details.get("size"), int)
+        else item.size
+    )
+    if sha256 is None:
+        report.fail_item(item, "stored file is missing")
+    elif sha256 != expected or size != expected_size:
+        report.fail_item(
+            item,
+            f"stored file altered: SHA-256 is now {sha256} ({size} bytes), "
+            f"received {expected} ({expected_size} bytes)",
+        )
+    if receipt is None:
+        return observed, None
+    if item.sha256 != expected or item.size != expected_size:
+        report.fail_item(
+            item,
+            f"evidence row altered: it says SHA-256 {item.sha256} ({item.size} bytes) "
+            f"but the ledger recorded {expected} ({expected_size} bytes) when the "
+            f"item was received (ledger seq {receipt.get('seq')})",
+        )
+    if item.blob_id != expected:
+        report.fail_item(
+            item,
+            f"evidence row altered: it points at stored bytes {item.blob_id}, not "
+            f"those received ({expected})",
+        )
+    for body in chain:
+        if (
+            body.get("incident") != item.incident.reference
+            or body.get("exhibit") != item.exhibit
+        ):
+            report.fail_item(
+                item,
+                f"ledger seq {body.get('seq')} ({body.get('action')}) names "
+                f"{body.get('incident')} {body.get('exhibit')}; the evidence row says "
+                f"{item.incident.reference} {item.exhibit} (row moved or renumbered)",
             )
-    return observed
+    for body in chain[1:]:
+        hashed = body.get("sha256_observed")
+        if hashed is not None and hashed != expected:
+            report.fail_item(
+                item,
+                f"ledger seq {body.get('seq')} ({body.get('action')}) observed SHA-256 "
+                f"{hashed}, not the {expected} received",
+            )
+    return observed, expected
 
 
-def _check_events(report: Report, exhibits: dict[int, str]) -> list[bytes]:
+def _check_batch(item: Evidence, received: dict, report: Report) -> None:
+    """A query-log batch's row repeats what its receipt recorded (body hash, row count,
+    Merkle root over the rows); its rows (append-only) must all be there."""
+    batch = QueryLogBatch.objects.filter(evidence=item).first()
+    if batch is None:
+        report.fail_item(item, "query-log item without its batch")
+        return
+    details = received.get("details") or {}
+    recorded = {
+        "body_sha256": received.get("sha256_observed"),
+        "rows": details.get("rows"),
+        "merkle_root": details.get("merkle_root"),
+    }
+    for name, value in recorded.items():
+        if value is not None and getattr(batch, name) != value:
+            report.fail_item(
+                item,
+                f"query-log batch {batch.pk} altered: {name} is "
+                f"{getattr(batch, name)}, the ledger recorded {value}",
+            )
+    if batch.incident_id != item.incident_id:
+        report.fail_item(
+            item, f"query-log batch {batch.pk} belongs to another incident"
+        )
+    stored = QueryLogRow.objects.filter(batch=batch).count()
+    if details.get("rows") is not None and stored != details["rows"]:
+        report.fail_item(
+            item,
+            f"query-log batch {batch.pk} holds {stored} rows; the ledger recorded "
+            f"{details['rows']}",
+        )
+
+
+def _check_derived(item: Evidence, expected: str, report: Report) -> None:
+    """Rows that repeat an item's hash (dossiers) must repeat the received one."""
+    if item.kind == Evidence.Kind.DOSSIER:
+        from dossiers.models import Dossier  # dossiers depends on evidence
+
+        dossier = Dossier.objects.filter(evidence=item).first()
+        if dossier is not None and dossier.sha256 not in ("", expected):
+            report.fail_item(
+                item,
+                f"dossier {dossier.pk} row altered: it says SHA-256 {dossier.sha256}, "
+                f"the ledger recorded {expected}",
+            )
+
+
+def _check_events(
+    report: Report, exhibits: dict[int, str]
+) -> tuple[list[bytes], dict[int, list[dict]]]:
     """Check every row of the ledger against its own hashed body and its item's chain;
-    returns the leaf hashes recomputed from the bodies, in order."""
+    returns the leaf hashes recomputed from the bodies, in order, and the hashed
+    bodies of each checked item's events, in order."""
     leaves: list[bytes] = []
+    chains: dict[int, list[dict]] = {pk: [] for pk in exhibits}
     last_hash: dict[int, str] = {}
     expected_seq = 0
     for event in CustodyEvent.objects.order_by("seq").iterator(chunk_size=2000):
@@ -100,6 +248,9 @@ def _check_events(report: Report, exhibits: dict[int, str]) -> list[bytes]:
         except ValueError:
             report.fail(name, f"{label}: entry is not valid JSON")
             continue
+        if not isinstance(body, dict):
+            report.fail(name, f"{label}: entry is not a JSON object")
+            continue
         for key, column in MIRRORED.items():
             if body.get(key) != getattr(event, column):
                 report.fail(
@@ -112,7 +263,9 @@ def _check_events(report: Report, exhibits: dict[int, str]) -> list[bytes]:
                 name, f"{label} ({event.action}): hash chain broken (prev_hash)"
             )
         last_hash[event.evidence_id] = event.entry_hash
-    return leaves
+        if event.evidence_id in chains:
+            chains[event.evidence_id].append(body)
+    return leaves, chains
 
 
 def _check_tree(leaves: list[bytes], report: Report) -> None:
@@ -150,8 +303,14 @@ def _check_tree(leaves: list[bytes], report: Report) -> None:
 def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
     """Verify the incident's items (or all items) and the whole ledger.
 
-    Records a `verified` event per item with the hash observed now. A failure sets
-    the incident's custody alert and is written to its history; a clean run clears it.
+    Every item's stored bytes, its row, and every hash the ledger observed for it
+    are compared with the SHA-256 the ledger recorded when it was received, never
+    with the (editable) row; query-log batches and dossiers also with what their
+    receipt recorded. Records a `verified` event per item: an item that passed
+    carries the received hash; one that failed carries no hash (`sha256_observed`
+    null) and names what was found in `details`, so the ledger never states a
+    replaced file's hash as the item's. A failure sets the incident's custody alert
+    and is written to its history; a clean run clears it.
     """
     report = Report()
     items = list(
@@ -160,10 +319,20 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
         .order_by("incident_id", "exhibit_number")
     )
     report.checked = len(items)
-    observed = _check_files(items, report)
     # Problems in other incidents' items are reported without naming them.
     exhibits = {item.pk: item.exhibit for item in items}
-    _check_tree(_check_events(report, exhibits), report)
+    ledger_report = Report()
+    leaves, chains = _check_events(ledger_report, exhibits)
+    observed: dict[int, Observed] = {}
+    for item in items:
+        observed[item.pk], expected = _check_item(item, chains[item.pk], report)
+        if expected is None:
+            continue
+        if item.kind == Evidence.Kind.QUERY_LOG:
+            _check_batch(item, chains[item.pk][0], report)
+        _check_derived(item, expected, report)
+    report.failures.extend(ledger_report.failures)
+    _check_tree(leaves, report)
     incidents = {item.incident_id: item.incident for item in items}
     if incident is not None:
         incidents[incident.pk] = incident
@@ -181,12 +350,27 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
                         action=CustodyEvent.Action.VERIFIED,
                         by=by,
                         purpose="Custody verification",
-                        sha256_observed=observed[item.pk],
-                        details={"ok": report.ok, "failures": len(report.failures)},
+                        **_verified(item, observed[item.pk], report),
                     )
         for case in locked.values():
             _flag(case, by, report)
     return report
+
+
+def _verified(item: Evidence, observed: Observed, report: Report) -> dict:
+    summary = {"ok": report.ok, "failures": len(report.failures)}
+    if item.pk not in report.failed_items:
+        # Equal to the hash received: checked above.
+        return {"sha256_observed": observed.sha256, "details": summary}
+    return {
+        "sha256_observed": None,
+        "details": {
+            **summary,
+            "item_ok": False,
+            "found_sha256": observed.sha256,
+            "found_size": observed.size if observed.sha256 else None,
+        },
+    }
 
 
 def _flag(incident: Incident, by: User | None, report: Report) -> None:
