@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from analysis import presentation, selectors
 from analysis.graph import graph_layout
 from analysis.models import Analysis
 from analysis.services import analysis_cluster, analysis_request, analysis_subjects_add
 from config.errors import DomainError, InvalidInput
+from evidence.services.access import require_content_reader
 from incidents.models import Incident, Subject
 from incidents.subjects import normalise_subject
 from incidents.views import _incident_or_404, _run
@@ -30,8 +30,7 @@ def _incident_for_reader(request: HttpRequest, reference: str) -> Incident:
     """Detection tools push logs but never read what is derived from them (as on
     the Query logs tab): for them the pages do not exist."""
     incident = _incident_or_404(request, reference)
-    if request.user.role == User.Role.SERVICE:
-        raise Http404
+    require_content_reader(request.user, hidden=True)
     return incident
 
 

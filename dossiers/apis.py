@@ -1,6 +1,6 @@
 """Dossier API (contract: "Dossiers")."""
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -13,7 +13,7 @@ from dossiers import selectors
 from dossiers.models import Dossier
 from dossiers.services import dossier_request
 from dossiers.snapshot import SECTIONS
-from evidence.services.access import evidence_download
+from evidence.services.access import evidence_download, evidence_download_check
 from evidence.services.storage import blob_chunks
 from incidents.apis import incident_or_404, paginated, render
 from incidents.serializers import StrictInput, absolute
@@ -121,13 +121,7 @@ class DossierDetailApi(APIView):
 class DossierPdfApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="application/pdf")})
     def get(self, request: Request, id: int):
-        dossier = selectors.dossier_get_for_user(request.user, id)
-        if dossier is None:
-            raise NotFound()
-        if dossier.status != Dossier.Status.DONE:
-            raise Conflict(
-                f"Dossier {dossier.pk} is {dossier.status}; there is no PDF yet."
-            )
+        dossier = self._done_dossier(request, id)
         item = dossier.evidence
         evidence_download(
             evidence=item, by=request.user, purpose=f"Dossier {dossier.pk} download"
@@ -135,7 +129,28 @@ class DossierPdfApi(APIView):
         response = StreamingHttpResponse(
             blob_chunks(item.blob), content_type="application/pdf"
         )
-        response["Content-Length"] = str(item.size)
+        return self._headers(response, dossier)
+
+    def head(self, request: Request, id: int):
+        """The PDF's headers without its bytes: no download is recorded."""
+        dossier = self._done_dossier(request, id)
+        evidence_download_check(evidence=dossier.evidence, by=request.user)
+        return self._headers(HttpResponse(content_type="application/pdf"), dossier)
+
+    @staticmethod
+    def _done_dossier(request: Request, id: int) -> Dossier:
+        dossier = selectors.dossier_get_for_user(request.user, id)
+        if dossier is None:
+            raise NotFound()
+        if dossier.status != Dossier.Status.DONE:
+            raise Conflict(
+                f"Dossier {dossier.pk} is {dossier.status}; there is no PDF yet."
+            )
+        return dossier
+
+    @staticmethod
+    def _headers(response: HttpResponse, dossier: Dossier) -> HttpResponse:
+        response["Content-Length"] = str(dossier.evidence.size)
         response["Content-Disposition"] = (
             f'attachment; filename="{dossier.incident.reference}-dossier-{dossier.pk}.pdf"'
         )

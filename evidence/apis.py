@@ -2,7 +2,7 @@
 
 import base64
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -13,7 +13,11 @@ from rest_framework.views import APIView
 
 from evidence import selectors
 from evidence import serializers as s
-from evidence.services.access import evidence_download, require_content_reader
+from evidence.services.access import (
+    evidence_download,
+    evidence_download_check,
+    require_content_reader,
+)
 from evidence.services.bundle import custody_bundle_build
 from evidence.services.items import (
     custody_add,
@@ -78,18 +82,31 @@ class EvidenceDownloadApi(APIView):
     def get(self, request: Request, id: int):
         item = evidence_or_404(request, id)
         observed = evidence_download(evidence=item, by=request.user)
-        digest = base64.b64encode(bytes.fromhex(observed)).decode()
         response = StreamingHttpResponse(
             blob_chunks(item.blob), content_type="application/octet-stream"
         )
-        response["Content-Length"] = str(item.size)
-        response["Repr-Digest"] = f"sha-256=:{digest}:"
-        response["Content-Disposition"] = (
-            f'attachment; filename="{item.exhibit}"; '
-            f"filename*=UTF-8''{_quote(item.exhibit + '-' + item.original_name)}"
+        return _download_headers(response, item, observed)
+
+    def head(self, request: Request, id: int):
+        """The download's headers and no bytes: nothing is read out, so nothing is
+        recorded in the chain of custody (the same checks, the same refusals)."""
+        item = evidence_or_404(request, id)
+        observed = evidence_download_check(evidence=item, by=request.user)
+        return _download_headers(
+            HttpResponse(content_type="application/octet-stream"), item, observed
         )
-        response["X-Evidence-Media-Type"] = item.media_type
-        return response
+
+
+def _download_headers(response: HttpResponse, item, observed: str) -> HttpResponse:
+    digest = base64.b64encode(bytes.fromhex(observed)).decode()
+    response["Content-Length"] = str(item.size)
+    response["Repr-Digest"] = f"sha-256=:{digest}:"
+    response["Content-Disposition"] = (
+        f'attachment; filename="{item.exhibit}"; '
+        f"filename*=UTF-8''{_quote(item.exhibit + '-' + item.original_name)}"
+    )
+    response["X-Evidence-Media-Type"] = item.media_type
+    return response
 
 
 def _quote(name: str) -> str:
@@ -176,3 +193,15 @@ class CustodyBundleApi(APIView):
             filename=f"{incident.reference}-custody-bundle.zip",
             content_type="application/zip",
         )
+
+    def head(self, request: Request, reference: str):
+        """The bundle's type and name, with the same refusals as GET, but neither
+        built nor recorded as exported: its length is only known once it is built
+        (it holds its own `exported` events), so HEAD gives none."""
+        incident = incident_or_404(request, reference)
+        require_content_reader(request.user)
+        response = HttpResponse(content_type="application/zip")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{incident.reference}-custody-bundle.zip"'
+        )
+        return response

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from evidence import selectors
 from evidence.models import ForensicResult
 from evidence.serializers import EvidenceOutput
+from evidence.services.access import require_content_reader
 from evidence.services.forensics import forensic_result_record
 from incidents.apis import incident_or_404, paginated, render
 from incidents.serializers import StrictInput, absolute
@@ -77,7 +78,8 @@ class ForensicResultOutput(serializers.Serializer):
         return {"name": result.statistic_name, "value": result.statistic_value}
 
     def get_artefacts(self, result: ForensicResult) -> list[int]:
-        return [item.pk for item in result.artefacts.all()]
+        # Only those the caller may see (the selectors' `visible_artefacts`).
+        return [item.pk for item in result.visible_artefacts]
 
 
 class ForensicResultListApi(APIView):
@@ -86,6 +88,7 @@ class ForensicResultListApi(APIView):
     @extend_schema(responses=ForensicResultOutput(many=True))
     def get(self, request: Request, reference: str) -> Response:
         incident = incident_or_404(request, reference)
+        require_content_reader(request.user)
         results = selectors.forensic_result_list_for_user(request.user, incident)
         return paginated(self, request, results, ForensicResultOutput)
 
@@ -94,15 +97,15 @@ class ForensicResultListApi(APIView):
         incident = incident_or_404(request, reference)
         data = ForensicResultInput.validated(request.data)
         result = forensic_result_record(incident=incident, by=request.user, **data)
-        result = (
-            selectors.forensic_result_get_for_user(request.user, result.pk) or result
-        )
+        # The poster sees what it sent: the result is its own submission.
+        result = selectors.forensic_result_get_for_user(request.user, result.pk)
         return render(request, ForensicResultOutput, result, status.HTTP_201_CREATED)
 
 
 class ForensicResultDetailApi(APIView):
     @extend_schema(responses=ForensicResultOutput)
     def get(self, request: Request, id: int) -> Response:
+        require_content_reader(request.user)  # before the lookup: reveals nothing
         result = selectors.forensic_result_get_for_user(request.user, id)
         if result is None:
             raise NotFound()

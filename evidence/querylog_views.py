@@ -13,13 +13,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Min, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.models import User
 from evidence import selectors
 from evidence.models import ForensicResult, QueryLogBatch, QueryLogRow
+from evidence.services.access import require_content_reader
 from incidents.models import Incident
 from incidents.views import _incident_or_404
 
@@ -28,13 +28,6 @@ TOP_ACCOUNTS = 50
 RECENT_BATCHES = 25
 MAX_BARS = 2000
 ROW_FILTERS = ("account_id", "ip", "model", "since", "until")
-
-
-def _require_content_reader(user: User) -> None:
-    """Detection tools push rows but never read them back (see
-    `evidence.services.access.require_content_reader`); in the browser that is a 404."""
-    if user.role == User.Role.SERVICE:
-        raise Http404
 
 
 # ---- Filters and keyset cursor ------------------------------------------------
@@ -274,7 +267,7 @@ def _query_log_summary(incident: Incident) -> dict:
 @login_required
 def query_logs_tab(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
-    _require_content_reader(request.user)
+    require_content_reader(request.user, hidden=True)
     summary = _query_log_summary(incident)
     context = {"incident": incident, "summary": summary}
     if summary["rows"]:
@@ -324,6 +317,7 @@ def _value_display(value) -> str:
 @login_required
 def forensic_results_tab(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
+    require_content_reader(request.user, hidden=True)
     results = selectors.forensic_result_cards_for_user(request.user, incident)
     page = Paginator(results, 25).get_page(request.GET.get("page"))
     cards = [

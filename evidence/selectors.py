@@ -105,6 +105,10 @@ def query_log_row_for_user(user: User, row_id: int) -> QueryLogRow | None:
 
 
 def _forensic_results_for_user(user: User) -> QuerySet[ForensicResult]:
+    """Results the user may see, each with only the artefacts the user may see, in
+    `visible_artefacts`: a privileged artefact's id and title stay hidden from whoever
+    may not see privileged items. `artefacts` itself is not prefetched, so no caller
+    reads the unfiltered list by accident of a cache."""
     return (
         ForensicResult.objects.filter(evidence__in=evidence_visible_to(user))
         .select_related(
@@ -114,7 +118,13 @@ def _forensic_results_for_user(user: User) -> QuerySet[ForensicResult]:
             "evidence__incident",
             "evidence__received_by",
         )
-        .prefetch_related("artefacts")
+        .prefetch_related(
+            Prefetch(
+                "artefacts",
+                queryset=evidence_visible_to(user).order_by("exhibit_number"),
+                to_attr="visible_artefacts",
+            )
+        )
     )
 
 
@@ -131,18 +141,9 @@ def forensic_result_get_for_user(user: User, result_id: int) -> ForensicResult |
 def forensic_result_cards_for_user(
     user: User, incident: Incident
 ) -> QuerySet[ForensicResult]:
-    """The incident's results with only the artefacts this user may see, newest
-    first, in `visible_artefacts`."""
-    return (
-        forensic_result_list_for_user(user, incident)
-        .prefetch_related(
-            Prefetch(
-                "artefacts",
-                queryset=evidence_visible_to(user).order_by("exhibit_number"),
-                to_attr="visible_artefacts",
-            )
-        )
-        .order_by("-submitted_at", "-id")
+    """The incident's results (with `visible_artefacts`), newest first."""
+    return forensic_result_list_for_user(user, incident).order_by(
+        "-submitted_at", "-id"
     )
 
 

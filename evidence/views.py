@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from evidence import selectors
 from evidence.forms import CustodyForm, LegalHoldForm, ReasonForm
+from evidence.services.access import may_read_content, require_content_reader
 from evidence.services.items import custody_add, evidence_withdraw, legal_hold_change
 from evidence.services.verification import custody_verify
 from incidents.views import _form_errors, _incident_or_404, _run
@@ -52,8 +53,7 @@ def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def verify_now(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
-    if request.user.role == User.Role.SERVICE:
-        raise Http404
+    require_content_reader(request.user, hidden=True)
     report = custody_verify(incident=incident, by=request.user)
     request.session["verification"] = {
         "ok": report.ok,
@@ -95,7 +95,7 @@ def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "custody_form": CustodyForm(auto_id="custody_%s"),
             "withdraw_form": ReasonForm(auto_id="withdraw_%s"),
             "can_edit": request.user.can_edit_cases,
-            "can_read_content": request.user.role != User.Role.SERVICE,
+            "can_read_content": may_read_content(request.user, evidence=item),
         },
     )
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from evidence import merkle, signing
 from evidence.models import Checkpoint, CustodyEvent, Evidence
-from evidence.services.access import require_content_reader
+from evidence.services.access import may_read_content, require_content_reader
 from evidence.services.custody import custody_batch, rfc3339
 from evidence.services.storage import blob_chunks
 from incidents.models import Incident
@@ -44,9 +44,15 @@ def custody_bundle_build(
     """Write the bundle for `items` (those the caller may see) to a temporary file.
 
     Records an `exported` custody event for each item first, so the bundle contains
-    its own export; the file is deleted when closed.
+    its own export; the file is deleted when closed. An item whose contents the
+    caller may not read (`may_read_content`) is listed with its hash, without file.
     """
     require_content_reader(by)
+    with_file = {
+        item.pk
+        for item in items
+        if include_files and may_read_content(by, evidence=item)
+    }
     with transaction.atomic(), custody_batch() as ledger:
         for item in items:
             ledger.append(
@@ -55,7 +61,7 @@ def custody_bundle_build(
                 by=by,
                 purpose="Custody bundle export",
                 sha256_observed=item.sha256,
-                details={"bundle": FORMAT, "files_included": include_files},
+                details={"bundle": FORMAT, "files_included": item.pk in with_file},
             )
     # The tree as of the newest checkpoint; later appends by others are not included.
     checkpoint = Checkpoint.objects.order_by("-tree_size").first()
@@ -97,7 +103,7 @@ def custody_bundle_build(
                 "size": item.size,
                 "sha256": item.sha256,
                 "media_type": item.media_type,
-                "file": _member_name(item) if include_files else None,
+                "file": _member_name(item) if item.pk in with_file else None,
                 # Signed below: dropping an item's latest events or a whole item shows.
                 "events": event_counts.get(item.pk, 0),
                 "head_hash": last_event[item.pk].entry_hash
@@ -152,8 +158,8 @@ def custody_bundle_build(
         bundle.writestr("public_key.pem", signing.public_key_pem())
         bundle.write(TOOLS / "VERIFY.md", "VERIFY.md")
         bundle.write(TOOLS / "verify.py", "verify.py")
-        if include_files:
-            for item in items:
+        for item in items:
+            if item.pk in with_file:
                 with bundle.open(_member_name(item), "w", force_zip64=True) as member:
                     for chunk in blob_chunks(item.blob):
                         member.write(chunk)
