@@ -19,7 +19,11 @@ from accounts.models import User
 from evidence import merkle, signing
 from evidence.models import Checkpoint, CustodyEvent, Evidence
 from evidence.services.access import may_read_content, require_content_reader
-from evidence.services.custody import custody_batch, rfc3339
+from evidence.services.custody import (
+    custody_batch,
+    custody_received_sha256,
+    rfc3339,
+)
 from evidence.services.storage import blob_chunks
 from incidents.models import Incident
 
@@ -60,7 +64,9 @@ def custody_bundle_build(
                 action=CustodyEvent.Action.EXPORTED,
                 by=by,
                 purpose="Custody bundle export",
-                sha256_observed=item.sha256,
+                # The hash received, not the row's (editable in the database): the
+                # ledger never repeats a forged hash as the item's.
+                sha256_observed=custody_received_sha256(item),
                 details={"bundle": FORMAT, "files_included": item.pk in with_file},
             )
     # The tree as of the newest checkpoint; later appends by others are not included.
