@@ -15,7 +15,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch
-from tests.evidence.conftest import upload
 from tests.evidence.test_verification import VERIFY_PY, bundle
 
 FORGED = b"timestamp,account\n1,acct_innocent\n"
@@ -58,8 +57,7 @@ def test_verify_api_finds_replaced_bytes_when_the_row_was_edited_to_match(
     assert result["ok"] is False
     problems = [f["problem"] for f in result["failures"] if f["evidence"] == "EX-0001"]
     assert any(
-        "evidence row altered" in p and forged["original_sha256"] in p
-        for p in problems
+        "evidence row altered" in p and forged["original_sha256"] in p for p in problems
     ), problems
     assert any("stored file altered" in p for p in problems), problems
     incident.refresh_from_db()
