@@ -15,12 +15,13 @@ from evidence.models import (
     Checkpoint,
     CustodyEvent,
     Evidence,
+    ForensicResult,
     LedgerHead,
     QueryLogBatch,
     QueryLogRow,
 )
 from evidence.services.custody import FIRST_ACTIONS, GENESIS, custody_batch
-from evidence.services.storage import blob_rehash
+from evidence.services.storage import blob_chunks, blob_rehash
 from incidents.history import history_record
 from incidents.models import Incident
 
@@ -199,8 +200,68 @@ def _check_batch(item: Evidence, received: dict, report: Report) -> None:
         )
 
 
+def _check_forensic_result(item: Evidence, report: Report) -> None:
+    """A forensic result's row repeats its submission, whose bytes (just checked
+    against the ledger) are the evidence: every field must still say the same."""
+    result = (
+        ForensicResult.objects.filter(evidence=item)
+        .prefetch_related("artefacts")
+        .first()
+    )
+    if result is None:
+        report.fail_item(item, "forensic-result item without its result")
+        return
+    try:
+        sent = json.loads(b"".join(blob_chunks(item.blob)))
+    except (ValueError, OSError):
+        report.fail_item(item, "forensic-result submission is not readable JSON")
+        return
+    if not isinstance(sent, dict):
+        report.fail_item(item, "forensic-result submission is not a JSON object")
+        return
+    method, statistic = sent.get("method") or {}, sent.get("statistic") or {}
+    stored = {
+        "method": (result.method_family, result.method_name, result.method_version),
+        "suspect_model": result.suspect_model,
+        "parameters": result.parameters,
+        "statistic": (result.statistic_name, result.statistic_value),
+        "p_value": result.p_value,
+        "alpha": result.alpha,
+        "verdict": result.verdict,
+        "summary": result.summary,
+        "limitations": result.limitations,
+        "artefacts": sorted(a.pk for a in result.artefacts.all()),
+    }
+    submitted = {
+        "method": (method.get("family"), method.get("name"), method.get("version")),
+        "suspect_model": sent.get("suspect_model"),
+        "parameters": sent.get("parameters"),
+        "statistic": (statistic.get("name"), statistic.get("value")),
+        "p_value": sent.get("p_value"),
+        "alpha": sent.get("alpha"),
+        "verdict": sent.get("verdict"),
+        "summary": sent.get("summary"),
+        "limitations": sent.get("limitations"),
+        "artefacts": sorted(
+            a.get("id") for a in sent.get("artefacts") or [] if isinstance(a, dict)
+        ),
+    }
+    changed = [name for name in stored if stored[name] != submitted[name]]
+    if changed:
+        report.fail_item(
+            item,
+            f"forensic result {result.pk} row altered: {', '.join(changed)} "
+            "no longer what was submitted",
+        )
+
+
 def _check_derived(item: Evidence, expected: str, report: Report) -> None:
-    """Rows that repeat an item's hash (dossiers) must repeat the received one."""
+    """Rows that repeat an item: a dossier's hash must be the received one, and a
+    forensic result must say what its (intact) submission says."""
+    if item.kind == Evidence.Kind.FORENSIC_RESULT and item.pk not in (
+        report.failed_items
+    ):
+        _check_forensic_result(item, report)
     if item.kind == Evidence.Kind.DOSSIER:
         from dossiers.models import Dossier  # dossiers depends on evidence
 

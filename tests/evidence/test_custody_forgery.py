@@ -158,3 +158,33 @@ def test_a_query_log_batch_whose_body_and_rows_were_forged_fails(
     assert any(
         f"query-log batch {batch.pk} altered: body_sha256" in p for p in problems
     ), problems
+
+
+def test_a_forensic_result_row_edited_after_submission_fails(incident, analyst, api):
+    # given: a recorded result, then its verdict and p-value edited in the database
+    from tests.evidence.test_content_readers import submission
+
+    posted = api(analyst).post(
+        f"/api/v1/incidents/{incident.reference}/forensic-results/",
+        submission([]),
+        format="json",
+    )
+    assert posted.status_code == 201
+    assert (
+        api(analyst)
+        .post(f"/api/v1/incidents/{incident.reference}/verify/")
+        .json()["ok"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evidence_forensicresult SET verdict = 'inconclusive', "
+            "p_value = 0.2 WHERE id = %s",
+            [posted.json()["id"]],
+        )
+    # when
+    result = api(analyst).post(f"/api/v1/incidents/{incident.reference}/verify/")
+    # then
+    problems = [f["problem"] for f in result.json()["failures"]]
+    assert any(
+        "row altered" in p and "p_value" in p and "verdict" in p for p in problems
+    ), problems
