@@ -5,8 +5,10 @@ carry the public key so an outside expert can check every checkpoint signature.
 """
 
 import base64
+import contextlib
 import hashlib
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,19 +25,31 @@ def checkpoint_message(tree_size: int, root_hash_hex: str, signed_at: str) -> by
 
 
 def _create_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a new key beside `path` and publish it whole, unless one exists already.
+
+    The key is written and flushed to a private temporary file in the same folder,
+    then hard-linked to `path`: the link appears with the whole key or not at all, and
+    fails if another process published first, so every process ends up reading the
+    same, complete key (the first writer's). Never `path` opened half-written.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    # mkstemp creates the file with mode 0600: the key is never readable by others.
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        # O_EXCL: if two processes race to create the key, one wins and both use it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # FileExistsError: another process published its key first; all use that one.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 @lru_cache(maxsize=4)
