@@ -134,3 +134,16 @@ class SecurityEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["kind", "username", "at"])]
+
+
+class SignInThrottle(models.Model):
+    """Sign-in attempts counted against one key in a fixed window.
+
+    Keys are `account:<address>:<username>` and `address:<address>`; the design is
+    stated in `accounts.services.sign_in_attempt_reserve`. Counters, not records: the
+    security log (SecurityEvent) keeps what happened.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import ApiToken, Membership, SecurityEvent, User
+from accounts.models import ApiToken, Membership, SecurityEvent, SignInThrottle, User
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents.history import history_record
 
@@ -201,18 +202,81 @@ def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
     return token
 
 
-def sign_in_is_throttled(*, username: str, ip_address: str | None) -> bool:
-    """True when the username or the address failed too often within the window."""
-    since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-    failures = SecurityEvent.objects.filter(
-        kind=SecurityEvent.Kind.SIGN_IN_FAILED, at__gte=since
-    )
-    limit = settings.LOGIN_FAILURE_LIMIT
-    if failures.filter(username__iexact=username).count() >= limit:
-        return True
-    return (
-        bool(ip_address) and failures.filter(ip_address=ip_address).count() >= limit * 4
-    )
+def _throttle_limits(*, username: str, ip_address: str | None) -> dict[str, int]:
+    address = ip_address or "unknown"
+    # casefold: "ALICE" and "alice" are one target for a guesser.
+    account = f"account:{address}:{username.casefold()}"[:255]
+    return {
+        account: settings.LOGIN_FAILURE_LIMIT,
+        f"address:{address}": settings.LOGIN_FAILURE_ADDRESS_LIMIT,
+    }
+
+
+def sign_in_attempt_reserve(*, username: str, ip_address: str | None) -> bool:
+    """Reserve one sign-in attempt before the password is checked; False if throttled.
+
+    Design. Two counters, each a fixed window of LOGIN_FAILURE_WINDOW_SECONDS:
+
+    - (username, client address), limit LOGIN_FAILURE_LIMIT: guessing one account's
+      password from one address stops after a few tries. It is keyed on the address
+      too so that nobody can lock a user out from elsewhere: while an attacker
+      hammers "alice" from their address, alice from hers still signs in.
+    - client address, limit LOGIN_FAILURE_ADDRESS_LIMIT: one address cannot spray
+      a few guesses at each of many usernames. It blocks only that address.
+
+    The address is `accounts.client_address`, which believes X-Forwarded-For only from
+    TRUSTED_PROXIES; behind a proxy that is not listed, every client shares the
+    proxy's address and these limits apply to all of them together.
+
+    A guesser spread over many addresses gets LOGIN_FAILURE_LIMIT tries per address
+    and window at one account: the price of never letting one attacker lock a user
+    out everywhere. Every failure is in the security log for an administrator to see.
+
+    Atomic: the attempt is counted before the password is checked, under a row lock
+    on both counters (taken in key order, so two attempts cannot deadlock; SQLite
+    serialises the whole transaction instead). N parallel attempts therefore check
+    at most the limit's worth of passwords, and the rest are refused unchecked.
+    Nothing is recorded in the security log here; the caller records the outcome.
+    """
+    limits = _throttle_limits(username=username, ip_address=ip_address)
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    with transaction.atomic():
+        # Make sure both rows exist (a conflict with a concurrent insert waits for it
+        # and does nothing), then lock them: a conditional update in one transaction.
+        SignInThrottle.objects.bulk_create(
+            [SignInThrottle(key=key, window_started_at=now) for key in sorted(limits)],
+            ignore_conflicts=True,
+        )
+        counters = list(
+            SignInThrottle.objects.select_for_update()
+            .filter(key__in=limits)
+            .order_by("key")
+        )
+        for counter in counters:
+            if now - counter.window_started_at >= window:
+                counter.attempts = 0
+                counter.window_started_at = now
+        if any(counter.attempts >= limits[counter.key] for counter in counters):
+            return False
+        for counter in counters:
+            counter.attempts += 1
+            counter.save(update_fields=["attempts", "window_started_at"])
+    return True
+
+
+def sign_in_attempt_succeeded(*, username: str, ip_address: str | None) -> None:
+    """Give back the attempt reserved for a sign-in that succeeded.
+
+    The right password clears the user's failures from this address; the address
+    counter only loses this attempt, which was not a failure.
+    """
+    account, address = _throttle_limits(username=username, ip_address=ip_address)
+    with transaction.atomic():  # same key order as sign_in_attempt_reserve
+        SignInThrottle.objects.filter(key=account).update(attempts=0)
+        SignInThrottle.objects.filter(key=address, attempts__gt=0).update(
+            attempts=F("attempts") - 1
+        )
 
 
 def sign_in_record(

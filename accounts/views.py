@@ -7,19 +7,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
+from accounts.client_address import client_address
 from accounts.forms import TokenForm, UserCreateForm
 from accounts.models import SecurityEvent
 from config.errors import DomainError
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    # Behind a proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or None
+class ThrottledSignInView(LoginView):
+    """Every password sign-in goes through here: throttled, and logged either way.
 
-
-class SignInView(LoginView):
-    template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+    The app's sign-in page and the Django admin's login (accounts.admin_site) are
+    both this view, with their own form and template.
+    """
 
     def posted_username(self) -> str:
         # Read the username as the form does (stripped, NFKC-normalised): " alice"
@@ -32,8 +31,8 @@ class SignInView(LoginView):
 
     def post(self, request, *args, **kwargs):
         username = self.posted_username()
-        ip = client_ip(request)
-        if services.sign_in_is_throttled(username=username, ip_address=ip):
+        ip = client_address(request)
+        if not services.sign_in_attempt_reserve(username=username, ip_address=ip):
             services.sign_in_record(
                 kind=SecurityEvent.Kind.SIGN_IN_THROTTLED,
                 username=username,
@@ -53,21 +52,31 @@ class SignInView(LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
+        ip = client_address(self.request)
+        services.sign_in_attempt_succeeded(
+            username=self.posted_username(), ip_address=ip
+        )
         services.sign_in_record(
             kind=SecurityEvent.Kind.SIGNED_IN,
             username=user.username,
-            ip_address=client_ip(self.request),
+            ip_address=ip,
             user=user,
         )
         return super().form_valid(form)
 
     def form_invalid(self, form):
+        # The attempt reserved in post() stays counted: it failed.
         services.sign_in_record(
             kind=SecurityEvent.Kind.SIGN_IN_FAILED,
             username=self.posted_username(),
-            ip_address=client_ip(self.request),
+            ip_address=client_address(self.request),
         )
         return super().form_invalid(form)
+
+
+class SignInView(ThrottledSignInView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
 
 
 @require_POST
@@ -76,7 +85,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         services.sign_in_record(
             kind=SecurityEvent.Kind.SIGNED_OUT,
             username=request.user.username,
-            ip_address=client_ip(request),
+            ip_address=client_address(request),
             user=request.user,
         )
     logout(request)

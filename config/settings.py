@@ -1,5 +1,6 @@
 """Casebook settings: one module, driven by the environment (see .env.example)."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -27,7 +28,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_site.CasebookAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -102,10 +103,23 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "incidents:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Sign-in protection: after this many failures for one username or one address
-# within the window, further attempts are refused until the window passes.
+# Sign-in protection (accounts.services.sign_in_attempt_reserve): within the window, a
+# username is refused from one client address after LOGIN_FAILURE_LIMIT failures there,
+# and an address after LOGIN_FAILURE_ADDRESS_LIMIT failures over all usernames; other
+# addresses are not affected.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed, hop by hop
+# from the right (accounts.client_address). Empty: the header is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network."
+        ) from None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

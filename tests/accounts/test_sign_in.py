@@ -181,6 +181,7 @@ def test_padding_or_widening_the_username_does_not_escape_throttling(analyst, se
 def test_many_failures_from_one_address_throttle_every_username(analyst, settings):
     # given failures spread over many usernames, each below the per-user limit
     settings.LOGIN_FAILURE_LIMIT = 2
+    settings.LOGIN_FAILURE_ADDRESS_LIMIT = 8
     client = Client()
     for n in range(8):
         sign_in(client, f"guess{n}", "guess")
