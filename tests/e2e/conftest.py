@@ -38,5 +38,18 @@ def page(browser, live_server):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    # Chromium reports every script, style or image the Content-Security-Policy blocks
+    # on the console; a journey that met one has a page that is broken with CSP on.
+    violations = []
+
+    def note_violation(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", note_violation)
+    page.csp_violations = violations
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(
+        violations
+    )
