@@ -1,15 +1,21 @@
 """One exception handler: every API error answers the contract's body,
 `{"detail": "<one sentence>", "errors": [{"field"|"line": ..., "message": ...}]}`."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from config.errors import DomainError
+
+logger = logging.getLogger(__name__)
+# Seconds a client should wait before retrying after a transient server-side failure.
+RETRY_AFTER = "5"
 
 
 def _flatten(detail, prefix: str = "") -> list[dict]:
@@ -45,6 +51,21 @@ def api_exception_handler(exc, context):
         # JSON object on PostgreSQL) is bad input, and its transaction rolled back.
         reason = str(exc).splitlines()[0] if str(exc) else "value out of range"
         return Response(_body(f"A value could not be stored: {reason}."), status=400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away or gave up mid-request (a terminated connection, a
+        # restart, a deadlock victim). Its transaction rolled back, so a retry (with
+        # the same Idempotency-Key where there is one) is safe: 503, not a 500.
+        logger.warning(
+            "Database unavailable during %s", context["request"].path, exc_info=exc
+        )
+        response = Response(
+            _body(
+                "The database was unavailable and the request was not completed; try again."
+            ),
+            status=503,
+        )
+        response["Retry-After"] = RETRY_AFTER
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):

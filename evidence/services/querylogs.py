@@ -267,7 +267,9 @@ def _store_rows(batch: QueryLogBatch, incident: Incident, rows: Iterable[Row]) -
     columns = ("batch_id", "incident_id", "line", "row_sha256", *ROW_COLUMNS)
     if connection.vendor == "postgresql":
         table = QueryLogRow._meta.db_table
-        with connection.cursor() as cursor:
+        # The raw cursor bypasses Django's error translation; wrapping it makes a lost
+        # connection a django.db OperationalError like any other query's (a 503).
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             raw = cursor.cursor  # psycopg 3: COPY streams rows straight into the table
             with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
