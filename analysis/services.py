@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts.models import User
 from analysis.models import Analysis
+from config.celery import require_broker
 from config.errors import Conflict, InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch
 from evidence.services.custody import custody_batch, rfc3339
@@ -69,7 +70,8 @@ def analysis_request(
 
     Case editors only. `parameters` are merged over the engine's defaults and checked
     (a bad key is InvalidInput naming it); an incident without query logs is refused.
-    Records `analysis.requested` and queues the job once the request commits."""
+    Records `analysis.requested` and queues the job once the request commits; refused
+    (ServiceUnavailable) with nothing stored when the broker does not answer."""
     from analysis import engine
 
     if not by.can_edit_cases:
@@ -80,6 +82,7 @@ def analysis_request(
             f"{incident.reference} has no query logs to analyse; "
             "a detection tool must post them first."
         )
+    require_broker()
     with transaction.atomic():
         analysis = Analysis.objects.create(
             incident=incident,
@@ -99,7 +102,7 @@ def analysis_request(
                 "parameters_sha256": analysis.parameters_sha256,
             },
         )
-        job_send(job=analysis)
+        job_send(job=analysis, robust=True)
     return analysis
 
 

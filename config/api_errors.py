@@ -45,7 +45,10 @@ def _body(detail: str, errors: list[dict] | None = None) -> dict:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(_body(exc.detail, exc.errors), status=exc.status_code)
+        response = Response(_body(exc.detail, exc.errors), status=exc.status_code)
+        if exc.status_code == 503:
+            response["Retry-After"] = RETRY_AFTER
+        return response
     if isinstance(exc, DataError):
         # Last line of defence: a value the database refuses (e.g. U+0000 inside a
         # JSON object on PostgreSQL) is bad input, and its transaction rolled back.

@@ -30,3 +30,10 @@ class Conflict(DomainError):
     """The object's state forbids the change (409); nothing was changed."""
 
     status_code = 409
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request depends on does not answer (503, with Retry-After);
+    nothing was stored, and the same request can be sent again."""
+
+    status_code = 503

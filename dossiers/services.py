@@ -14,6 +14,7 @@ from django.core.files import File
 from django.db import transaction
 
 from accounts.models import User
+from config.celery import require_broker
 from config.errors import InvalidInput, NotAllowed
 from dossiers.attachments import (
     Attachment,
@@ -49,7 +50,8 @@ def dossier_request(
     prepared_for: str = "",
 ) -> Dossier:
     """Queue a dossier of `incident`. Records `dossier.requested` in the history and
-    queues the render once the request commits."""
+    queues the render once the request commits. Refused (ServiceUnavailable) with
+    nothing stored when the broker does not answer."""
     if not by.can_edit_cases:
         raise NotAllowed(f"Your role ({by.role}) cannot request dossiers.")
     prefix = (bates_prefix or default_bates_prefix(incident)).strip().upper()
@@ -68,6 +70,7 @@ def dossier_request(
     if not chosen:
         raise InvalidInput.for_field("sections", "Choose at least one section.")
     chosen = [name for name in SECTIONS if name in chosen]  # document order
+    require_broker()
     with transaction.atomic():
         dossier = Dossier.objects.create(
             incident=incident,
@@ -84,7 +87,7 @@ def dossier_request(
             summary=f"Requested dossier {dossier.pk}{' (signed)' if sign else ''}",
             after={"dossier": dossier.pk, "bates_prefix": prefix, "sign": sign},
         )
-        job_send(job=dossier)
+        job_send(job=dossier, robust=True)
     return dossier
 
 

@@ -14,6 +14,7 @@ Celery redelivery, a retry). The claim is what makes that harmless: it takes a j
 only when it is queued, or live with a worker that has stopped beating.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -23,10 +24,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerError
 
 from incidents.history import history_record
 from jobs.models import Job
 
+logger = logging.getLogger(__name__)
 J = TypeVar("J", bound=Job)
 ERROR_MAX = 2000
 
@@ -43,11 +46,19 @@ def job_kinds() -> list[type[Job]]:
 
 def job_send(*, job: Job, robust: bool = False) -> None:
     """Send the job's task once the current transaction commits (at once outside one).
-    `robust`: a broker error is logged instead of raised; the sweeper sends it again."""
+    `robust`: a broker error is logged instead of raised; the job stays queued and
+    the recovery task sends it again."""
     model, job_id = type(job), job.pk
-    transaction.on_commit(
-        lambda: import_string(model.task).delay(job_id), robust=robust
-    )
+
+    def send() -> None:
+        try:
+            import_string(model.task).delay(job_id)
+        except BrokerError as error:
+            if not robust:
+                raise
+            logger.warning("%s %s stays queued: %s", model.kind(), job_id, error)
+
+    transaction.on_commit(send)
 
 
 def _locked(model: type[J], job_id: int, *conditions: Q) -> J | None:
