@@ -11,7 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from config.errors import DomainError
+from config.errors import DomainError, InsufficientStorage
 
 logger = logging.getLogger(__name__)
 # Seconds a client should wait before retrying after a transient server-side failure.
@@ -44,6 +44,11 @@ def _body(detail: str, errors: list[dict] | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, OSError) and exc.errno in InsufficientStorage.ERRNOS:
+        # A temporary file (a query-log spool, an upload being received) filled the
+        # disk; it is deleted as the request ends, and nothing else was kept.
+        logger.error("No space left during %s", context["request"].path, exc_info=exc)
+        exc = InsufficientStorage()
     if isinstance(exc, DomainError):
         response = Response(_body(exc.detail, exc.errors), status=exc.status_code)
         if exc.status_code == 503:

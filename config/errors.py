@@ -1,5 +1,7 @@
 """Domain errors raised by services; the API and the views turn them into answers."""
 
+import errno
+
 
 class DomainError(Exception):
     status_code = 400
@@ -37,3 +39,18 @@ class ServiceUnavailable(DomainError):
     nothing was stored, and the same request can be sent again."""
 
     status_code = 503
+
+
+class InsufficientStorage(DomainError):
+    """The disk (or quota) holding received bytes is full (507); nothing was kept."""
+
+    status_code = 507
+    # errno values meaning "no room left", whichever file the bytes were going to.
+    ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            detail
+            or "The server has no space left to store this; nothing was stored. "
+            "Send it again once space has been freed."
+        )

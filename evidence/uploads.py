@@ -41,7 +41,13 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self.sha256.update(raw_data)
         if len(self.head) < SNIFF_BYTES:
             self.head += raw_data[: SNIFF_BYTES - len(self.head)]
-        return super().receive_data_chunk(raw_data, start)
+        try:
+            return super().receive_data_chunk(raw_data, start)
+        except OSError:
+            # A full disk: delete the partial temporary file now rather than when
+            # the request is garbage-collected (the API answers 507).
+            self.file.close()
+            raise
 
     def file_complete(self, file_size: int):
         uploaded = super().file_complete(file_size)

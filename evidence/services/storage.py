@@ -14,6 +14,7 @@ from django.core.files.storage import FileSystemStorage, Storage, default_storag
 from django.db import IntegrityError, transaction
 from django.utils._os import safe_makedirs
 
+from config.errors import InsufficientStorage
 from evidence.models import Blob
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,14 @@ def blob_store(*, source: File, sha256: str, size: int) -> Blob:
         return existing
     name = storage_name_for(sha256)
     if isinstance(default_storage, FileSystemStorage):
-        _publish_to_folder(default_storage, name, source, sha256)
+        try:
+            _publish_to_folder(default_storage, name, source, sha256)
+        except OSError as error:
+            if error.errno not in InsufficientStorage.ERRNOS:
+                raise
+            # The partial temporary file is already gone (_publish_to_folder's finally).
+            logger.error("No space left to store %s: %s", name, error)
+            raise InsufficientStorage() from error
     else:
         _publish_to_object_store(default_storage, name, source, sha256)
     try:

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from analysis.engine import analysis_run
+from config.errors import InsufficientStorage
 from evidence.models import Evidence, QueryLogBatch, QueryLogFacet, QueryLogRow
 from incidents import append_only
 from tests.analysis.engine_helpers import START, analyse, ingest, row
@@ -305,7 +306,7 @@ def test_a_batch_failing_after_its_facets_were_written_keeps_none(
 
     monkeypatch.setattr(os, "link", full_disk)
     # when
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InsufficientStorage, match="no space left"):
         ingest(incident, service_user, tricky_records(n=20))
     # then: they had been written, and went with the rest of the batch
     assert seen and seen[0] > 0
