@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test lint format bench bench-dossier bench-analysis
+.PHONY: run test lint format bench bench-dossier bench-analysis load
 
 run:
 	@bin/bootstrap run
@@ -42,3 +42,12 @@ bench-dossier:
 bench-analysis:
 	@bin/bootstrap run
 	$(VENV)/bin/python -m bench.analysis
+
+# Load: the demo case under 30 browsing people and two detectors posting query-log
+# batches and alerts (Locust, headless, loopback, 30 s idle pass then 60 s of load)
+# on gunicorn + PostgreSQL + Redis + a Celery worker; prints p50/p95 per page beside
+# the idle figures and PASS/FAIL (no error; p95 within 3x idle). Drops and recreates
+# casebook_load (see bench/load.py).
+load:
+	@bin/bootstrap test
+	$(VENV)/bin/python -m bench.load
