@@ -9,12 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.rfc3339 import OffsetDateTimeField
 from evidence import selectors
 from evidence.serializers import EvidenceOutput
 from evidence.services.access import require_content_reader
 from evidence.services.querylogs import PayloadTooLarge, query_log_ingest
 from incidents.apis import incident_or_404, render
-from incidents.serializers import OffsetDateTimeField, absolute
+from incidents.serializers import absolute
 
 
 class QueryLogBatchOutput(serializers.Serializer):

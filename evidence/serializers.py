@@ -1,8 +1,9 @@
 from rest_framework import serializers
 
+from config.rfc3339 import OffsetDateTimeField
 from evidence.models import CustodyEvent, Evidence
 from evidence.services.items import MANUAL_ACTIONS
-from incidents.serializers import OffsetDateTimeField, StrictInput, absolute
+from incidents.serializers import StrictInput, absolute
 
 
 class EvidenceUploadInput(StrictInput):

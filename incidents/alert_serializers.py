@@ -4,8 +4,9 @@ import math
 
 from rest_framework import serializers
 
+from config.rfc3339 import OffsetDateTimeField
 from incidents.models import Alert, Incident
-from incidents.serializers import OffsetDateTimeField, StrictInput, _Output, absolute
+from incidents.serializers import StrictInput, _Output, absolute
 
 
 class NumberField(serializers.FloatField):

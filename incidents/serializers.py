@@ -1,30 +1,15 @@
 """API shapes. Input serializers check shape only; services decide."""
 
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from accounts.models import Membership
+from config.rfc3339 import OffsetDateTimeField
 from incidents.models import HistoryEntry, Incident, Note, Subject, Task, TimelineEntry
 
 
 def absolute(request, name: str, *args) -> str:
     return request.build_absolute_uri(reverse(name, args=args))
-
-
-class OffsetDateTimeField(serializers.DateTimeField):
-    """RFC 3339 on input: a time without a UTC offset is ambiguous and refused."""
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("offset")
-        return super().to_internal_value(value)
-
-    default_error_messages = {
-        "offset": "Give the time in RFC 3339 with a UTC offset, e.g. 2026-03-01T12:00:00Z."
-    }
 
 
 class StrictInput(serializers.Serializer):
