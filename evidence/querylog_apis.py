@@ -89,6 +89,7 @@ class RowCursor(CursorPagination):
 
 class QueryLogListApi(APIView):
     required_scope = "ingest"
+    pagination_class = RowCursor  # documents the cursor page in the schema
 
     @extend_schema(
         parameters=[RowFilters],

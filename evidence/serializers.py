@@ -126,5 +126,5 @@ class CustodyEventOutput(serializers.Serializer):
     def get_tool_version(self, event) -> str | None:
         return self._detail(event, "tool_version")
 
-    def get_dossier(self, event) -> str | None:
+    def get_dossier(self, event) -> int | None:
         return self._detail(event, "dossier")

@@ -63,6 +63,11 @@ def install_hashing_upload_handler(request) -> None:
     # Multipart framing and the other form fields add a little to the file itself.
     if declared > upload_limit() + 1024 * 1024:
         raise PayloadTooLarge(upload_limit())
+    if request.content_type != "multipart/form-data":
+        # Only multipart carries files. Another body has nothing to hash and may have
+        # been read already (the NUL check reads urlencoded forms), after which Django
+        # refuses new handlers; the serializer then answers that no file was sent.
+        return
     request.upload_handlers = [HashingUploadHandler(request)]
 
 
