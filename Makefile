@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test lint format bench bench-dossier bench-analysis load
+.PHONY: run test fuzz lint format bench bench-dossier bench-analysis load
 
 run:
 	@bin/bootstrap run
@@ -13,6 +13,12 @@ test:
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(VENV)/bin/python manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# Schemathesis over the live /api/schema/ (tests/test_api_fuzz.py) with many more
+# generated requests per operation than `make test` sends (FUZZ_EXAMPLES, FUZZ_SEED).
+fuzz:
+	@bin/bootstrap test
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(VENV)/bin/pytest tests/test_api_fuzz.py -p no:cacheprovider
 
 lint:
 	$(VENV)/bin/ruff check .
