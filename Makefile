@@ -18,7 +18,7 @@ test:
 # generated requests per operation than `make test` sends (FUZZ_EXAMPLES, FUZZ_SEED).
 fuzz:
 	@bin/bootstrap test
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(VENV)/bin/pytest tests/test_api_fuzz.py -p no:cacheprovider
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-1} $(VENV)/bin/pytest tests/test_api_fuzz.py -p no:cacheprovider
 
 lint:
 	$(VENV)/bin/ruff check .

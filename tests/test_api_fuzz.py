@@ -1,14 +1,19 @@
 """Schemathesis over the live `/api/schema/`: for every operation, with a token of each
-scope, generated requests (valid and invalid) never answer 5xx, and every answer
-matches the published schema (status code, content type, headers, body).
+scope (read, ingest, write) held by a member of a seeded incident, generated requests
+(valid and invalid) never answer 5xx, and every answer matches the published schema
+(status code, content type, headers, body).
 
 A real server (pytest-django's threaded live server) answers; the schema is read from
-it over HTTP, exactly as an outside client would. Path parameters are set to a real
-object of a seeded incident (the token's user is a member), so requests get past the
-lookup to validation and the services; everything else is generated. The run is
-bounded and reproducible: a fixed seed, derandomised, `FUZZ_EXAMPLES` examples per
-operation in the fuzzing phase (default 8; `make fuzz` runs a longer one), plus
-Schemathesis's deterministic coverage phase (boundaries and wrong types)."""
+it over HTTP, as an outside client would. Path parameters are set to real objects of
+the seeded incident so requests get past the lookup to validation and the services;
+everything else is generated. The run is bounded and reproducible: a fixed seed,
+derandomised, FUZZ_EXAMPLES examples per operation (default 8); `make fuzz` runs 100
+and adds Schemathesis's coverage phase (FUZZ_COVERAGE=1). No operation is excluded.
+
+Schemathesis runs through its engine (what its CLI uses), not its pytest plugin,
+whose `from_fixture` loader does not work with pytest 9 (it sets `Node._nodeid`).
+Jobs the fuzzer requests (dossiers, analyses) go to an in-memory broker with no
+worker, so a request never renders a PDF inside the live server."""
 
 import os
 import re
