@@ -2,8 +2,9 @@
 
 drf-spectacular documents what a view declares: its success answer. But every
 operation can also answer the contract's error body (400, 401, 403, 404, 409, 413,
-415), and the list operations answer a page of results, not a bare array. Both are
-added here by rule, so a new view is documented right without repeating them."""
+415; 503 or 507 when the database, the job queue or the evidence store fails), and
+the list operations answer a page of results, not a bare array. Both are added here
+by rule, so a new view is documented right without repeating them."""
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import is_list_serializer
@@ -39,6 +40,9 @@ ERRORS = {
     "409": "The object's state forbids this; nothing was changed.",
     "413": "The body is larger than the limit.",
     "415": "The body's media type is not accepted here.",
+    "503": "The database or the job queue did not answer; nothing was stored. "
+    "Retry after `Retry-After` seconds.",
+    "507": "The evidence store is full; nothing was stored.",
 }
 
 
@@ -82,6 +86,9 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("415")
             if any(media != "application/json" for media in self._body_media_types()):
                 codes.append("413")  # uploads and query logs have a size limit
+                codes.append("507")  # and are written to the evidence store
+        # Any operation: a lost database connection answers "try again".
+        codes.append("503")
         return codes
 
     def _body_media_types(self) -> list[str]:
