@@ -80,7 +80,9 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_codes(self) -> list[str]:
         # 400 everywhere: a NUL character or a bad filter in any query is bad input.
         codes = ["400", "401", "403", "404"]
-        if self.method != "GET":
+        # A read answers 409 only where the object's state can refuse it (a download
+        # of bytes that no longer match their receipt, a dossier not yet rendered).
+        if self.method != "GET" or getattr(self.view, "read_may_conflict", False):
             codes.append("409")
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("415")

@@ -119,6 +119,8 @@ class DossierDetailApi(APIView):
 
 
 class DossierPdfApi(APIView):
+    read_may_conflict = True  # its state can refuse a read: 409 in the schema
+
     @extend_schema(responses={200: OpenApiResponse(description="application/pdf")})
     def get(self, request: Request, id: int):
         dossier = self._done_dossier(request, id)

@@ -76,6 +76,8 @@ class EvidenceDetailApi(APIView):
 
 
 class EvidenceDownloadApi(APIView):
+    read_may_conflict = True  # its state can refuse a read: 409 in the schema
+
     @extend_schema(
         responses={200: OpenApiResponse(description="The exact bytes received.")}
     )
