@@ -167,6 +167,15 @@ QUERY_LOG_MAX_INFLATED_BYTES = env.int(
     "QUERY_LOG_MAX_INFLATED_BYTES", default=16 * 1024**3
 )
 QUERY_LOG_MAX_LINE_BYTES = env.int("QUERY_LOG_MAX_LINE_BYTES", default=4 * 1024**2)
+# The work one request may cause: a gzip body may inflate at most this many times its
+# compressed size once past the floor (real logs compress 5-30x; deflate's ceiling is
+# about 1030x, reached only by runs of one byte), and hold at most this many lines,
+# blank ones included (each costs parsing time even when it stores nothing).
+QUERY_LOG_MAX_INFLATE_RATIO = env.int("QUERY_LOG_MAX_INFLATE_RATIO", default=200)
+QUERY_LOG_INFLATE_RATIO_FLOOR_BYTES = env.int(
+    "QUERY_LOG_INFLATE_RATIO_FLOOR_BYTES", default=1024**2
+)
+QUERY_LOG_MAX_LINES = env.int("QUERY_LOG_MAX_LINES", default=5_000_000)
 # Usernames who triage incidents that detector alerts open: the first owns them, all
 # become members (otherwise only the detector account and administrators see them).
 ALERT_TRIAGE_USERS = env.list("ALERT_TRIAGE_USERS", default=[])

@@ -55,6 +55,14 @@ ROW_COLUMNS = (
     "extra",
 )
 MAX_COUNT = 2**31 - 1
+# Deepest nesting of objects and arrays inside one record. orjson writes at most 254
+# levels, and no detector's request parameters come near a hundred.
+MAX_DEPTH = 100
+# Accepted times, UTC. A hosted model's query log cannot predate 2000 or be dated
+# past 2100; keeping every stored time this far inside datetime's years 1..9999 means
+# no bucket, span or display arithmetic (hours, days, time zones) can overflow later.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 # What a stored row holds for a field the record left out.
 _DEFAULTS = tuple(
     "" if name in STRINGS or name in HASHES else None for name in ROW_COLUMNS
@@ -109,9 +117,41 @@ def _timestamp(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise _Invalid("timestamp", "needs a UTC offset (e.g. Z or +02:00)")
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:
         raise _Invalid("timestamp", "is outside the years 1 to 9999 in UTC") from None
+    if not EARLIEST <= moment < LATEST:
+        raise _Invalid(
+            "timestamp",
+            f"'{value[:60]}' is outside the accepted years 2000 to 2099 (UTC)",
+        )
+    return moment
+
+
+def _check_depth(record: Any, text: bytes | str, field: str | None = None) -> None:
+    """Refuse nesting deeper than MAX_DEPTH; the brackets in the text are counted
+    first, so the usual shallow record is never walked."""
+    if text.count("{" if isinstance(text, str) else b"{") + text.count(
+        "[" if isinstance(text, str) else b"["
+    ) > MAX_DEPTH and _too_deep(record):
+        raise _Invalid(field, f"is nested deeper than {MAX_DEPTH} levels")
+
+
+def _too_deep(value: Any) -> bool:
+    """Nesting deeper than MAX_DEPTH, found without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _reject_nul(value: Any, field: str | None) -> None:
@@ -210,7 +250,10 @@ def canonical(normalised: dict) -> bytes:
 
 
 def to_row(line: int, normalised: dict) -> Row:
-    encoded = canonical(normalised)
+    try:
+        encoded = canonical(normalised)
+    except orjson.JSONEncodeError as error:  # e.g. nested past orjson's own limit
+        raise _Invalid(None, f"cannot be written in canonical form: {error}") from None
     values = tuple(map(normalised.get, ROW_COLUMNS, _DEFAULTS))
     return Row(
         line=line,
@@ -221,10 +264,26 @@ def to_row(line: int, normalised: dict) -> Row:
 
 
 class _LimitedInflate(io.RawIOBase):
-    """Reads the decompressed stream and stops a gzip bomb at `limit` bytes."""
+    """Reads the decompressed stream and stops a gzip bomb: past `limit` bytes, or
+    once it has inflated more than `max_ratio` times the compressed body (counted
+    only past `ratio_floor` bytes, so a small body of repeated text passes)."""
 
-    def __init__(self, source: BinaryIO, limit: int) -> None:
+    def __init__(
+        self,
+        source: BinaryIO,
+        limit: int,
+        *,
+        compressed: int | None = None,
+        max_ratio: int | None = None,
+        ratio_floor: int = 0,
+    ) -> None:
         self.source, self.limit, self.total = source, limit, 0
+        self.ratio_limit = (
+            max(ratio_floor, compressed * max_ratio)
+            if compressed is not None and max_ratio
+            else None
+        )
+        self.compressed, self.max_ratio = compressed, max_ratio
 
     def readable(self) -> bool:
         return True
@@ -239,17 +298,52 @@ class _LimitedInflate(io.RawIOBase):
             raise BodyError(
                 f"The body inflates past the limit of {self.limit} bytes.", 413
             )
+        if self.ratio_limit is not None and self.total > self.ratio_limit:
+            raise BodyError(
+                f"The body inflates more than {self.max_ratio} times its compressed "
+                f"size of {self.compressed} bytes (inflate ratio limit "
+                f"{self.max_ratio}:1); send it uncompressed or in smaller batches.",
+                413,
+            )
         buffer[: len(data)] = data
         return len(data)
 
 
-def open_body(raw: BinaryIO, *, gzipped: bool, inflated_limit: int) -> BinaryIO:
+def open_body(
+    raw: BinaryIO,
+    *,
+    gzipped: bool,
+    inflated_limit: int,
+    compressed_size: int | None = None,
+    max_ratio: int | None = None,
+    ratio_floor: int = 0,
+) -> BinaryIO:
+    """The body as a stream of inflated bytes, within the limits. The ratio limit
+    applies to a gzip body whose `compressed_size` is given."""
     source = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
-    return io.BufferedReader(_LimitedInflate(source, inflated_limit), 1024 * 1024)
+    limited = _LimitedInflate(
+        source,
+        inflated_limit,
+        compressed=compressed_size if gzipped else None,
+        max_ratio=max_ratio,
+        ratio_floor=ratio_floor,
+    )
+    return io.BufferedReader(limited, 1024 * 1024)
 
 
-def parse_ndjson(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
-    for number, line in _lines(body, max_line):
+def _too_many_lines(max_lines: int) -> BodyError:
+    return BodyError(
+        f"The body has more than {max_lines} lines (blank lines count); "
+        "send it in smaller batches.",
+        413,
+    )
+
+
+def parse_ndjson(
+    body: BinaryIO, max_line: int, max_lines: int | None = None
+) -> Iterator[Row | LineError]:
+    """Rows and line errors; raises BodyError past `max_lines` lines."""
+    for number, line in _lines(body, max_line, max_lines):
         if isinstance(line, LineError):
             yield line
             continue
@@ -261,6 +355,7 @@ def parse_ndjson(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
             yield LineError(number, None, f"not valid JSON: {error}")
             continue
         try:
+            _check_depth(record, line)
             if b"\\u0000" in line:  # rare: only then walk the record
                 _reject_nul(record, None)
             yield to_row(number, normalise(record))
@@ -268,13 +363,17 @@ def parse_ndjson(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
             yield LineError(number, error.field, error.message)
 
 
-def _lines(body: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes | LineError]]:
+def _lines(
+    body: BinaryIO, max_line: int, max_lines: int | None = None
+) -> Iterator[tuple[int, bytes | LineError]]:
     number = 0
     while True:
         line = body.readline(max_line + 1)
         if not line:
             return
         number += 1
+        if max_lines is not None and number > max_lines:
+            raise _too_many_lines(max_lines)
         if len(line) > max_line and not line.endswith(b"\n"):
             while line and not line.endswith(b"\n"):  # skip the rest without keeping it
                 line = body.readline(1024 * 1024)
@@ -286,12 +385,66 @@ def _lines(body: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes | LineErr
         yield number, line
 
 
-def parse_csv(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
-    text = io.TextIOWrapper(body, encoding="utf-8", newline="")
+class _RecordTooLong(Exception):
+    pass
+
+
+class _CsvLines:
+    """Physical lines for csv.reader, read as bytes and decoded one at a time, so a
+    record (one or more lines, when a quoted value holds newlines) longer than
+    `max_line` bytes is refused before it is decoded or kept whole in memory."""
+
+    def __init__(self, body: BinaryIO, max_line: int, max_lines: int | None) -> None:
+        self.body, self.max_line, self.max_lines = body, max_line, max_lines
+        self.number = 0
+        self.record_bytes = 0
+        self.pending: list[str] = []
+
+    def start_record(self) -> None:
+        self.record_bytes = 0
+
+    def __iter__(self) -> "_CsvLines":
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            return self.pending.pop(0)
+        room = self.max_line + 1 - self.record_bytes  # + 1: the final newline
+        line = self.body.readline(room + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if self.max_lines is not None and self.number > self.max_lines:
+            raise _too_many_lines(self.max_lines)
+        self.record_bytes += len(line)
+        if len(line) > room:
+            raise _RecordTooLong
+        text = line.decode("utf-8")
+        if "\r" in text.rstrip("\r\n"):
+            # A lone carriage return ends a line too (as in a text file opened with
+            # newline=""); csv.reader wants each line on its own.
+            self.pending = _LONE_CR.split(text)
+            self.number += len(self.pending) - 1
+            return self.pending.pop(0)
+        return text
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)(?=.)", re.DOTALL)
+
+
+def parse_csv(
+    body: BinaryIO, max_line: int, max_lines: int | None = None
+) -> Iterator[Row | LineError]:
+    """Rows and line errors; raises BodyError past `max_lines` lines."""
+    lines = _CsvLines(body, max_line, max_lines)
     csv.field_size_limit(max_line)
-    reader = csv.reader(text)
+    reader = csv.reader(lines)
+    too_long = f"record is longer than {max_line} bytes"
     try:
         header = next(reader, None)
+    except _RecordTooLong:
+        yield LineError(1, None, f"header {too_long}")
+        return
     except (csv.Error, UnicodeDecodeError) as error:
         yield LineError(1, None, f"unreadable header: {error}")
         return
@@ -309,9 +462,15 @@ def parse_csv(body: BinaryIO, max_line: int) -> Iterator[Row | LineError]:
     line = reader.line_num
     while True:
         start = line + 1
+        lines.start_record()
         try:
             values = next(reader)
         except StopIteration:
+            return
+        except _RecordTooLong:
+            # Where the next record starts is unknown (the rest may be inside
+            # quotes), so reading stops here.
+            yield LineError(start, None, too_long)
             return
         except (csv.Error, UnicodeDecodeError) as error:
             yield LineError(start, None, f"unreadable CSV: {error}")
@@ -350,6 +509,7 @@ def _csv_record(header: list[str], values: list[str]) -> dict:
                 record[name] = orjson.loads(value)
             except orjson.JSONDecodeError:
                 raise _Invalid(name, "must be a JSON object") from None
+            _check_depth(record[name], value, name)
         else:
             record[name] = value
     return record

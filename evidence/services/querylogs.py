@@ -2,13 +2,16 @@
 from every stored row back to the exact bytes the detector sent."""
 
 import hashlib
+import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
+from psycopg.copy import FileWriter
 
 from accounts.models import User
 from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
@@ -101,9 +104,11 @@ def query_log_ingest(
 ) -> tuple[QueryLogBatch, bool]:
     """Store a batch of query logs; returns (batch, created).
 
-    Every line is validated first; one bad line stores nothing and raises InvalidBatch
-    listing up to 100 errors. The received bytes become a `query_log` evidence item with
-    a `received` custody event. A repeated Idempotency-Key with the same body returns
+    Every line is validated first, before any transaction opens; one bad line stores
+    nothing and raises InvalidBatch listing up to 100 errors. A body past the work
+    budget (inflated size or ratio, lines) raises PayloadTooLarge. The received
+    bytes become a `query_log` evidence item with a `received` custody event. A
+    repeated Idempotency-Key with the same body returns
     the first batch; with another body it is a Conflict.
     """
     if not by.can_submit_evidence:
@@ -120,17 +125,26 @@ def query_log_ingest(
             batch := _existing(incident, idempotency_key, body_sha256)
         ):
             return batch, False
+        staged = _parse_and_stage(
+            incident=incident,
+            spool=spool,
+            size=size,
+            media_type=media_type,
+            encoding=encoding,
+        )
         try:
-            batch = _load(
-                incident=incident,
-                by=by,
-                spool=spool,
-                body_sha256=body_sha256,
-                size=size,
-                media_type=media_type,
-                encoding=encoding,
-                idempotency_key=idempotency_key,
-            )
+            with staged:
+                batch = _load(
+                    incident=incident,
+                    by=by,
+                    spool=spool,
+                    staged=staged,
+                    body_sha256=body_sha256,
+                    size=size,
+                    media_type=media_type,
+                    encoding=encoding,
+                    idempotency_key=idempotency_key,
+                )
         except IntegrityError:
             # A concurrent request with the same key committed first.
             if idempotency_key and (
@@ -141,11 +155,138 @@ def query_log_ingest(
     return batch, True
 
 
+class _Staged:
+    """The batch's rows, validated and written to a temporary file before any
+    database transaction opens: on PostgreSQL as COPY text (already formatted, so
+    the load is a plain byte copy), elsewhere as pickled lists of rows."""
+
+    def __init__(self, batch_id: int | None) -> None:
+        self.batch_id = batch_id  # reserved from the sequence on PostgreSQL
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115  (closed by __exit__)
+        self.count = 0
+        self.root = ""
+
+    def __enter__(self) -> "_Staged":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.file.close()
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        while chunk := self.file.read(CHUNK):
+            yield chunk
+
+    def rows(self) -> Iterator[Row]:
+        self.file.seek(0)
+        while True:
+            try:
+                yield from pickle.load(self.file)  # noqa: S301  (our own temp file)
+            except EOFError:
+                return
+
+
+def _parse_and_stage(
+    *, incident: Incident, spool: BinaryIO, size: int, media_type: str, encoding: str
+) -> _Staged:
+    """Validate every line and stage the rows, holding no database lock: parsing a
+    large body takes seconds, and on SQLite an open write transaction would make
+    every other writer (a note on the same incident) wait or fail meanwhile.
+    Raises InvalidBatch, InvalidInput or PayloadTooLarge; nothing is stored."""
+    body = querylog_parsing.open_body(
+        spool,
+        gzipped=encoding == "gzip",
+        inflated_limit=settings.QUERY_LOG_MAX_INFLATED_BYTES,
+        compressed_size=size,
+        max_ratio=settings.QUERY_LOG_MAX_INFLATE_RATIO,
+        ratio_floor=settings.QUERY_LOG_INFLATE_RATIO_FLOOR_BYTES,
+    )
+    parse = (
+        querylog_parsing.parse_csv
+        if media_type == "text/csv"
+        else querylog_parsing.parse_ndjson
+    )
+    items = parse(body, settings.QUERY_LOG_MAX_LINE_BYTES, settings.QUERY_LOG_MAX_LINES)
+    is_postgresql = connection.vendor == "postgresql"
+    staged = _Staged(_reserve_batch_id() if is_postgresql else None)
+    errors: list[LineError] = []
+    frontier: list = []
+    try:
+        if is_postgresql:
+            # Formats with the connection's adapters and writes to the file only.
+            with (
+                connection.cursor() as cursor,
+                psycopg.Copy(
+                    cursor.cursor, binary=False, writer=FileWriter(staged.file)
+                ) as copy,
+            ):
+                for row in _valid_rows(items, errors, staged):
+                    frontier = merkle.frontier_append(frontier, row.leaf)
+                    copy.write_row(
+                        (staged.batch_id, incident.pk, row.line, row.sha256)
+                        + _db_values(row)
+                    )
+        else:
+            pending: list[Row] = []
+            for row in _valid_rows(items, errors, staged):
+                frontier = merkle.frontier_append(frontier, row.leaf)
+                pending.append(Row(row.line, row.sha256, b"", row.values))
+                if len(pending) >= SQLITE_BATCH:
+                    pickle.dump(pending, staged.file, pickle.HIGHEST_PROTOCOL)
+                    pending = []
+            pickle.dump(pending, staged.file, pickle.HIGHEST_PROTOCOL)
+        if errors:
+            shown = len(errors)
+            raise InvalidBatch(
+                f"{shown}{'+' if shown >= MAX_REPORTED_ERRORS else ''} invalid "
+                "line(s); nothing was stored.",
+                [error.as_dict() for error in errors],
+            )
+        if staged.count == 0:
+            raise InvalidInput("The body holds no records.")
+    except BodyError as error:
+        staged.file.close()
+        raise (PayloadTooLarge if error.status == 413 else InvalidInput)(
+            error.message
+        ) from None
+    except BaseException:
+        staged.file.close()
+        raise
+    staged.root = merkle.frontier_root(frontier).hex()
+    return staged
+
+
+def _valid_rows(
+    items: Iterable[Row | LineError], errors: list[LineError], staged: _Staged
+) -> Iterator[Row]:
+    """The rows while every line so far is valid; after the first error, only the
+    errors are collected (up to MAX_REPORTED_ERRORS, then reading stops)."""
+    for item in items:
+        if isinstance(item, LineError):
+            errors.append(item)
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                return
+            continue
+        staged.count += 1
+        if not errors:  # once a line failed nothing will be kept; stop staging
+            yield item
+
+
+def _reserve_batch_id() -> int:
+    """The next batch id, taken from the sequence without a transaction (a failed
+    request leaves a gap, as a rolled-back insert would), so staged rows carry it."""
+    table = QueryLogBatch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
+        return cursor.fetchone()[0]
+
+
 def _load(
     *,
     incident: Incident,
     by: User,
     spool: BinaryIO,
+    staged: _Staged,
     body_sha256: str,
     size: int,
     media_type: str,
@@ -154,6 +295,7 @@ def _load(
 ) -> QueryLogBatch:
     with transaction.atomic():
         batch = QueryLogBatch.objects.create(
+            id=staged.batch_id,
             incident=incident,
             received_by=by,
             idempotency_key=idempotency_key or None,
@@ -161,59 +303,14 @@ def _load(
             content_encoding=encoding,
             body_sha256=body_sha256,
         )
-        body = querylog_parsing.open_body(
-            spool,
-            gzipped=encoding == "gzip",
-            inflated_limit=settings.QUERY_LOG_MAX_INFLATED_BYTES,
-        )
-        parse = (
-            querylog_parsing.parse_csv
-            if media_type == "text/csv"
-            else querylog_parsing.parse_ndjson
-        )
-        errors: list[LineError] = []
-        frontier: list = []
-        count = 0
-
-        def valid_rows(items: Iterable[Row | LineError]) -> Iterator[Row]:
-            nonlocal frontier, count
-            for item in items:
-                if isinstance(item, LineError):
-                    errors.append(item)
-                    if len(errors) >= MAX_REPORTED_ERRORS:
-                        return
-                    continue
-                count += 1
-                frontier = merkle.frontier_append(frontier, item.leaf)
-                if not errors:  # once a line failed nothing will be kept; stop loading
-                    yield item
-
-        try:
-            _store_rows(
-                batch,
-                incident,
-                valid_rows(parse(body, settings.QUERY_LOG_MAX_LINE_BYTES)),
-            )
-        except BodyError as error:
-            raise (PayloadTooLarge if error.status == 413 else InvalidInput)(
-                error.message
-            ) from None
-        if errors:
-            shown = len(errors)
-            raise InvalidBatch(
-                f"{shown}{'+' if shown >= MAX_REPORTED_ERRORS else ''} invalid line(s); "
-                "nothing was stored.",
-                [error.as_dict() for error in errors],
-            )
-        if count == 0:
-            raise InvalidInput("The body holds no records.")
+        _store_rows(batch, incident, staged)
         _store_facets(batch.pk)
 
         spool.seek(0)
         received = File(spool, name=f"query-log-{body_sha256[:12]}")
         received.size, received.sha256 = size, body_sha256
         received.head = spool.read(8192)
-        root = merkle.frontier_root(frontier).hex()
+        count, root = staged.count, staged.root
         item = evidence_add(
             incident=incident,
             by=by,
@@ -263,22 +360,20 @@ def query_log_facets_backfill() -> list[int]:
     return written
 
 
-def _store_rows(batch: QueryLogBatch, incident: Incident, rows: Iterable[Row]) -> None:
+def _store_rows(batch: QueryLogBatch, incident: Incident, staged: _Staged) -> None:
     columns = ("batch_id", "incident_id", "line", "row_sha256", *ROW_COLUMNS)
     if connection.vendor == "postgresql":
         table = QueryLogRow._meta.db_table
         # The raw cursor bypasses Django's error translation; wrapping it makes a lost
         # connection a django.db OperationalError like any other query's (a 503).
         with connection.cursor() as cursor, connection.wrap_database_errors:
-            raw = cursor.cursor  # psycopg 3: COPY streams rows straight into the table
+            raw = cursor.cursor  # psycopg 3: COPY streams the staged rows in
             with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(
-                        (batch.pk, incident.pk, row.line, row.sha256, *_db_values(row))
-                    )
+                for chunk in staged.chunks():
+                    copy.write(chunk)
         return
     pending: list[QueryLogRow] = []
-    for row in rows:
+    for row in staged.rows():
         pending.append(
             QueryLogRow(
                 batch=batch,
