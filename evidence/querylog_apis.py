@@ -1,12 +1,19 @@
 """Query-log API (contract: "Query logs"): detectors post batches; people explore rows."""
 
+import binascii
+from base64 import b64decode, b64encode
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode
+
 from django.conf import settings
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.rfc3339 import OffsetDateTimeField
@@ -74,17 +81,81 @@ class RowFilters(serializers.Serializer):
 
 
 class RowCursor(CursorPagination):
+    """Keyset pages in (timestamp, id) order, a total order: the cursor holds the
+    position of the last (or, going back, the first) row shown, so any number of rows
+    sharing one timestamp pages to the end, each row once. DRF's own cursor keeps
+    only the timestamp and skips ties by an offset it caps at 1,000."""
+
     ordering = ("timestamp", "id")
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        position = self.decode_cursor(request)
+        self.cursor = position
+        if position is None:
+            reverse, after = False, None
+        else:
+            reverse, after = position
+        queryset = queryset.order_by(*self.ordering)
+        if after is not None:
+            at, pk = after
+            later = Q(timestamp__gt=at) | Q(timestamp=at, id__gt=pk)
+            earlier = Q(timestamp__lt=at) | Q(timestamp=at, id__lt=pk)
+            page = queryset.filter(earlier if reverse else later)
+            beyond = queryset.filter(later if reverse else earlier)
+        else:
+            page, beyond = queryset, queryset.none()
+        if reverse:
+            page = page.reverse()
+        rows = list(page[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        # `beyond` holds the rows on the far side of the cursor, in the direction
+        # the reader came from: they exist unless the cursor pointed past them all.
+        came_from = after is not None and beyond.exists()
+        self.has_next, self.has_previous = (
+            (came_from, more) if reverse else (more, came_from)
+        )
+        self.page = rows
+        return rows
+
+    def _link(self, reverse: bool, row) -> str:
+        stamp = row.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        token = urlencode({"r": int(reverse), "p": f"{stamp},{row.pk}"})
+        encoded = b64encode(token.encode()).decode()
+        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+
+    def get_next_link(self):
+        return self._link(False, self.page[-1]) if self.has_next and self.page else None
+
+    def get_previous_link(self):
+        if not self.has_previous or not self.page:
+            return None
+        return self._link(True, self.page[0])
+
     def decode_cursor(self, request):
         # DRF answers 404 for a cursor it cannot read; the contract says 400.
+        text = request.query_params.get(self.cursor_query_param)
+        if not text:
+            return None
         try:
-            return super().decode_cursor(request)
-        except NotFound:
+            fields = parse_qs(b64decode(text.encode(), validate=True).decode())
+            reverse = {"0": False, "1": True}[fields["r"][0]]
+            stamp, _, pk = fields["p"][0].rpartition(",")
+            at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            number = int(pk)
+            if not 0 < number < 2**63:
+                raise ValueError(pk)
+        except (ValueError, KeyError, IndexError, UnicodeDecodeError, binascii.Error):
             raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return reverse, (at, number)
 
 
 class QueryLogListApi(APIView):
