@@ -8,6 +8,13 @@ columns and values; the bytes differ in form only: COPY quotes empty strings (""
 tell them from NULL, and writes JSON as jsonb prints it (keys by length, then bytes),
 where Python sorts keys. The attachment's SHA-256 in the manifest is of the bytes as
 written.
+
+The export is made for people to open in a spreadsheet, where a cell the detector's
+log fed with `=HYPERLINK(...)` would run as a formula. So, following OWASP's CSV
+injection guidance, every text cell from the log that begins with = + - @, a tab or a
+carriage return is written with a single quote before it (on both paths). The bytes
+as received stay untouched in the batch's evidence item, and each row's `row_sha256`
+is of its canonical form there, not of the neutralised cells.
 """
 
 from __future__ import annotations
@@ -25,6 +32,30 @@ from evidence.services.custody import rfc3339
 from incidents.models import Incident
 
 COLUMNS = ("batch", "line", "row_sha256", *ROW_COLUMNS)
+# Free text written by whoever produced the log (the rest are numbers, hashes checked
+# as hexadecimal, addresses, times and JSON objects, which cannot begin a formula).
+FREE_TEXT = (
+    "account_id",
+    "request_id",
+    "org_id",
+    "api_key_fp",
+    "user_agent",
+    "model",
+    "prompt",
+    "response",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DESCRIPTION = (
+    "Every query-log row with its trace. Made to be opened in a spreadsheet: a text "
+    "cell that begins with = + - @, a tab or a carriage return has a single quote "
+    "(') put before it, so it shows as text and never runs as a formula; the bytes "
+    "as received are unchanged in each batch's exhibit."
+)
+
+
+def spreadsheet_safe(value: str) -> str:
+    """The cell as text a spreadsheet will not evaluate (OWASP CSV injection)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 class BinarySink(Protocol):
@@ -61,6 +92,13 @@ def _copy_from_postgresql(
             selected.append('host(q."ip") AS "ip"')
         elif column in ("params", "extra"):
             selected.append(f'q."{column}"::text AS "{column}"')
+        elif column in FREE_TEXT:
+            # spreadsheet_safe() in SQL; chr(9) and chr(13) are tab and CR.
+            cell = f'q."{column}"'
+            selected.append(
+                f"CASE WHEN left({cell}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+                f"THEN '''' || {cell} ELSE {cell} END AS \"{column}\""
+            )
         else:
             selected.append(f'q."{column}"')
     # Built from this module's constants only; the incident is a bound parameter.
@@ -90,21 +128,37 @@ def _write_row_by_row(
     text = io.TextIOWrapper(
         _Unclosable(sink), encoding="utf-8", newline="", write_through=False
     )
-    writer = csv.writer(text, lineterminator="\n")
+    # "\r\n" ends each row as the csv module writes it, so it quotes every value
+    # holding a carriage return or a newline (with "\n" alone a lone CR went out
+    # unquoted and broke the row); _LineFeedRows ends rows with "\n", as COPY does.
+    writer = csv.writer(_LineFeedRows(text), lineterminator="\r\n")
     writer.writerow(COLUMNS)
     timestamp, params, extra = (
         fields.index("timestamp"),
         fields.index("params"),
         fields.index("extra"),
     )
+    free_text = [fields.index(column) for column in FREE_TEXT]
     for row in rows:
         row = list(row)
+        for index in free_text:
+            row[index] = spreadsheet_safe(row[index])
         row[timestamp] = rfc3339(row[timestamp])
         row[params] = json.dumps(row[params], sort_keys=True, ensure_ascii=False)
         row[extra] = json.dumps(row[extra], sort_keys=True, ensure_ascii=False)
         writer.writerow(row)
     text.flush()
     text.detach()
+
+
+class _LineFeedRows:
+    """Takes the csv writer's rows (one write each) and ends them with "\n"."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = text
+
+    def write(self, row: str) -> int:
+        return self._text.write(row[:-2] + "\n")
 
 
 class _Unclosable(io.RawIOBase):

@@ -22,6 +22,7 @@ from dossiers.attachments import (
     embed_attachments,
     pack_json,
 )
+from dossiers.exports import DESCRIPTION as query_log_export_description
 from dossiers.exports import query_log_export
 from dossiers.models import Dossier
 from dossiers.snapshot import SECTIONS, build_snapshot
@@ -176,7 +177,7 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attach
             packed.attachment(
                 "query-logs.csv",
                 "text/csv",
-                "Every query-log row with its trace",
+                query_log_export_description,
                 "Data",
             )
         )
@@ -207,7 +208,12 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attach
             for e in snapshot["exhibits"]
         ],
         "attachments": [
-            {"name": a.name, "media_type": a.media_type, "sha256": a.sha256}
+            {
+                "name": a.name,
+                "media_type": a.media_type,
+                "sha256": a.sha256,
+                "description": a.description,
+            }
             for a in files
         ],
         "custody_checkpoint": snapshot["checkpoint"],

