@@ -164,6 +164,15 @@ def _volume(rows: QuerySet[QueryLogRow], first: datetime, last: datetime):
     return buckets, width, unit
 
 
+def _plus(at: datetime, width: timedelta) -> datetime:
+    """The end of a bucket, held at the calendar's last instant: rows stored before
+    ingestion refused times past 2099 can sit in the year 9999's last hour."""
+    try:
+        return at + width
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _chart(rows: QuerySet[QueryLogRow], first: datetime, last: datetime) -> Chart:
     buckets, width, unit = _volume(rows, first, last)
     chart = Chart(bars=[], grid=[], labels=[], unit=unit, peak={})
@@ -192,7 +201,7 @@ def _chart(rows: QuerySet[QueryLogRow], first: datetime, last: datetime) -> Char
     for i, (at, count) in enumerate(buckets):
         height = plot_h * count / y_max
         x = chart.left + slot * i
-        end = at + width
+        end = _plus(at, width)
         when = (
             f"{at:%Y-%m-%d %H:00}–{end:%H:00} UTC"
             if hourly
