@@ -226,11 +226,11 @@ def test_prompts_logged_as_hashes_match_exactly_unless_they_are_short(
 
 @pytest.mark.django_db
 def test_odd_but_valid_rows_still_give_valid_json(incident, service_user):
-    # given: the edges of the contract: years 1 and 9999, a huge max_tokens, a
+    # given: the edges of the contract: years 2000 and 2099, a huge max_tokens, a
     # string temperature, logprobs false, IPv6, text in several scripts, one request
     records = [
-        {"timestamp": "0001-01-01T00:00:00Z", "account_id": "ancient", "ip": "::1"},
-        {"timestamp": "9999-12-31T23:59:59Z", "account_id": "ancient", "ip": "::1"},
+        {"timestamp": "2000-01-01T00:00:00Z", "account_id": "ancient", "ip": "::1"},
+        {"timestamp": "2099-12-31T23:59:59Z", "account_id": "ancient", "ip": "::1"},
         {
             "timestamp": "2026-11-02T03:14:00+02:00",
             "account_id": "Zürich-東京",
@@ -249,7 +249,7 @@ def test_odd_but_valid_rows_still_give_valid_json(incident, service_user):
     assert odd["logprobs_rate"]["value"] == 0.0
     ancient = next(a for a in result["accounts"] if a["account_id"] == "ancient")
     assert (ancient["first_seen"], ancient["last_seen"]) == (
-        "0001-01-01T00:00:00Z",
-        "9999-12-31T23:59:59Z",
+        "2000-01-01T00:00:00Z",
+        "2099-12-31T23:59:59Z",
     )
     assert signals_of(result, "once")["gap_cv"]["value"] is None
