@@ -183,6 +183,11 @@ ALERT_TRIAGE_USERS = env.list("ALERT_TRIAGE_USERS", default=[])
 # again; one queued this long without a worker taking it is sent again.
 DOSSIER_STALE_SECONDS = env.int("DOSSIER_STALE_SECONDS", default=660)
 ANALYSIS_STALE_SECONDS = env.int("ANALYSIS_STALE_SECONDS", default=660)
+CUSTODY_JOB_STALE_SECONDS = env.int("CUSTODY_JOB_STALE_SECONDS", default=660)
+# Custody verification and the custody bundle re-read every stored byte of an
+# incident: above this many bytes they run as jobs (202 and a progress bar) instead
+# of inside the request.
+CUSTODY_SYNC_MAX_BYTES = env.int("CUSTODY_SYNC_MAX_BYTES", default=256 * 1024**2)
 # PAdES signing identity (`manage.py create_signing_identity` makes a development one)
 # and an optional RFC 3161 timestamp authority.
 DOSSIER_SIGNING_KEY_PATH = env.path(

@@ -3,7 +3,7 @@
 import base64
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -13,12 +13,24 @@ from rest_framework.views import APIView
 
 from evidence import selectors
 from evidence import serializers as s
+from evidence.custody_job_apis import (
+    CustodyBundleOutput,
+    CustodyVerificationOutput,
+    VerifyOutput,
+    accepted,
+)
 from evidence.services.access import (
     evidence_download,
     evidence_download_check,
     require_content_reader,
 )
 from evidence.services.bundle import custody_bundle_build
+from evidence.services.custody_jobs import (
+    custody_bundle_is_large,
+    custody_bundle_request,
+    custody_is_large,
+    custody_verification_request,
+)
 from evidence.services.items import (
     custody_add,
     evidence_add,
@@ -153,10 +165,26 @@ class EvidenceWithdrawApi(APIView):
 
 
 class VerifyApi(APIView):
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                VerifyOutput, description="Verified inside the request."
+            ),
+            202: OpenApiResponse(
+                CustodyVerificationOutput,
+                description="The incident's evidence is larger than "
+                "CUSTODY_SYNC_MAX_BYTES: a verification job was queued; poll its "
+                "`url` (also in `Location`).",
+            ),
+        },
+    )
     def post(self, request: Request, reference: str) -> Response:
         incident = incident_or_404(request, reference)
         require_content_reader(request.user)
+        if custody_is_large(items=incident.evidence.all()):
+            job = custody_verification_request(incident=incident, by=request.user)
+            return accepted(request, CustodyVerificationOutput, job)
         report = custody_verify(incident=incident, by=request.user)
         return Response(
             {
@@ -177,15 +205,42 @@ class LegalHoldApi(APIView):
 
 
 class CustodyBundleApi(APIView):
-    @extend_schema(responses={200: OpenApiResponse(description="application/zip")})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "files",
+                str,
+                description="0, false or no: hashes only, without the files.",
+            )
+        ],
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                description="The bundle, built inside the request."
+            ),
+            (202, "application/json"): OpenApiResponse(
+                CustodyBundleOutput,
+                description="The files to include are larger than "
+                "CUSTODY_SYNC_MAX_BYTES: a bundle job was queued; poll its `url` "
+                "(also in `Location`) and download from its `download_url`.",
+            ),
+        },
+    )
     def get(self, request: Request, reference: str):
         incident = incident_or_404(request, reference)
+        require_content_reader(request.user)
         items = list(selectors.evidence_list_for_user(request.user, incident))
         include_files = request.query_params.get("files", "1") not in (
             "0",
             "false",
             "no",
         )
+        if custody_bundle_is_large(
+            by=request.user, items=items, include_files=include_files
+        ):
+            job = custody_bundle_request(
+                incident=incident, by=request.user, include_files=include_files
+            )
+            return accepted(request, CustodyBundleOutput, job)
         bundle = custody_bundle_build(
             incident=incident, by=request.user, items=items, include_files=include_files
         )

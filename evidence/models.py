@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from incidents.models import Incident
+from jobs.models import Job
 
 
 class Blob(models.Model):
@@ -296,3 +297,65 @@ class ForensicResult(models.Model):
                 name="forensic_supports_needs_significance",
             ),
         ]
+
+
+class CustodyVerification(Job):
+    """A custody verification of one incident run by a worker, because re-hashing its
+    evidence would take too long inside a request (CUSTODY_SYNC_MAX_BYTES). When done
+    it holds exactly what the synchronous answer holds: ok, checked, failures."""
+
+    task = "evidence.tasks.custody_verification_run_task"
+    stale_after_setting = "CUSTODY_JOB_STALE_SECONDS"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="custody_verifications"
+    )
+    ok = models.BooleanField(null=True, blank=True)
+    checked = models.PositiveIntegerField(null=True, blank=True)
+    failures = models.JSONField(default=list, blank=True)
+
+    class Meta(Job.Meta):
+        constraints = [
+            *Job.Meta.constraints,
+            models.CheckConstraint(
+                condition=~models.Q(status="done")
+                | (models.Q(ok__isnull=False) & models.Q(checked__isnull=False)),
+                name="custodyverification_done_has_result",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Custody verification {self.pk} of {self.incident_id}"
+
+
+class CustodyBundle(Job):
+    """A custody bundle built by a worker for the user who asked for it (it holds what
+    that user may see). The zip is a derived file, not evidence: it is kept in storage
+    under `storage_name` (not as an evidence item with a custody chain of its own),
+    while each item it holds gets an `exported` event when, and only when, the bundle
+    was completely built."""
+
+    task = "evidence.tasks.custody_bundle_build_task"
+    stale_after_setting = "CUSTODY_JOB_STALE_SECONDS"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="custody_bundles"
+    )
+    include_files = models.BooleanField(default=True)
+    storage_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    # What was recorded when it was built: [{"exhibit", "seq"}], one `exported` each.
+    exported = models.JSONField(default=list, blank=True)
+
+    class Meta(Job.Meta):
+        constraints = [
+            *Job.Meta.constraints,
+            models.CheckConstraint(
+                condition=~models.Q(status="done") | ~models.Q(storage_name=""),
+                name="custodybundle_done_has_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Custody bundle {self.pk} of {self.incident_id}"

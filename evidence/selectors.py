@@ -9,7 +9,9 @@ from django.db.models.functions import Substr, TruncDay, TruncHour
 from accounts.models import User
 from evidence.models import (
     Checkpoint,
+    CustodyBundle,
     CustodyEvent,
+    CustodyVerification,
     Evidence,
     ForensicResult,
     QueryLogBatch,
@@ -42,6 +44,59 @@ def evidence_get_for_user(user: User, evidence_id: int) -> Evidence | None:
         .select_related("incident", "received_by", "blob", "withdrawn_by")
         .annotate(custody_count=Count("custody"))
         .filter(pk=evidence_id)
+        .first()
+    )
+
+
+def custody_verification_get_for_user(
+    user: User, job_id: int
+) -> CustodyVerification | None:
+    """A verification job of an incident the user may see (whoever asked for it: it
+    holds what the synchronous check answers any member). Reading its report also
+    needs the content-reader rule, checked by the caller as for the check itself."""
+    return (
+        CustodyVerification.objects.filter(
+            pk=job_id, incident__in=incident_visible_to(user)
+        )
+        .select_related("incident", "requested_by")
+        .first()
+    )
+
+
+def custody_verification_latest(incident: Incident) -> CustodyVerification | None:
+    """The incident's newest verification job (callers check access)."""
+    return (
+        CustodyVerification.objects.filter(incident=incident)
+        .select_related("incident", "requested_by")
+        .order_by("-requested_at", "-id")
+        .first()
+    )
+
+
+def custody_bundle_get_for_user(user: User, job_id: int) -> CustodyBundle | None:
+    """A bundle job the user asked for, of an incident they may still see. A bundle
+    holds what its requester may see (privileged items, files), so it is theirs
+    alone: anyone else's looks missing."""
+    return (
+        CustodyBundle.objects.filter(
+            pk=job_id, requested_by=user, incident__in=incident_visible_to(user)
+        )
+        .select_related("incident", "requested_by")
+        .first()
+    )
+
+
+def custody_bundle_latest_for_user(
+    user: User, incident: Incident
+) -> CustodyBundle | None:
+    return (
+        CustodyBundle.objects.filter(
+            incident=incident,
+            requested_by=user,
+            incident__in=incident_visible_to(user),
+        )
+        .select_related("incident", "requested_by")
+        .order_by("-requested_at", "-id")
         .first()
     )
 

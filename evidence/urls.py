@@ -1,12 +1,24 @@
 from django.urls import path
 
-from evidence import apis, forensic_apis, querylog_apis, querylog_views, views
+from evidence import (
+    apis,
+    custody_job_apis,
+    forensic_apis,
+    querylog_apis,
+    querylog_views,
+    views,
+)
 
 app_name = "evidence"
 
 urlpatterns = [
     path("incidents/<str:reference>/evidence/", views.evidence_tab, name="list"),
     path("incidents/<str:reference>/verify/", views.verify_now, name="verify"),
+    path(
+        "incidents/<str:reference>/custody-bundle/",
+        views.custody_bundle_start,
+        name="custody-bundle",
+    ),
     path("incidents/<str:reference>/legal-hold/", views.legal_hold, name="legal-hold"),
     path("evidence/<int:pk>/", views.evidence_detail, name="detail"),
     path("evidence/<int:pk>/custody/", views.custody_record_form, name="custody"),
@@ -40,6 +52,21 @@ api_urlpatterns = [
         f"{_incident}custody-bundle/",
         apis.CustodyBundleApi.as_view(),
         name="incident-custody-bundle",
+    ),
+    path(
+        "custody-verifications/<int:id>/",
+        custody_job_apis.CustodyVerificationDetailApi.as_view(),
+        name="custody-verification-detail",
+    ),
+    path(
+        "custody-bundles/<int:id>/",
+        custody_job_apis.CustodyBundleDetailApi.as_view(),
+        name="custody-bundle-detail",
+    ),
+    path(
+        "custody-bundles/<int:id>/download/",
+        custody_job_apis.CustodyBundleDownloadApi.as_view(),
+        name="custody-bundle-download",
     ),
     path(
         "evidence/<int:id>/", apis.EvidenceDetailApi.as_view(), name="evidence-detail"

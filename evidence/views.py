@@ -12,6 +12,12 @@ from accounts.models import User
 from evidence import selectors
 from evidence.forms import CustodyForm, LegalHoldForm, ReasonForm
 from evidence.services.access import may_read_content, require_content_reader
+from evidence.services.custody_jobs import (
+    custody_bundle_is_large,
+    custody_bundle_request,
+    custody_is_large,
+    custody_verification_request,
+)
 from evidence.services.items import custody_add, evidence_withdraw, legal_hold_change
 from evidence.services.verification import custody_verify
 from incidents.views import _form_errors, _incident_or_404, _run
@@ -31,18 +37,33 @@ def _can_hold(user: User) -> bool:
 @login_required
 def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
+    items = list(selectors.evidence_list_for_user(request.user, incident))
+    reads_content = may_read_content(request.user)
     return render(
         request,
         "evidence/evidence_list.html",
         {
             "incident": incident,
-            "items": selectors.evidence_list_for_user(request.user, incident),
+            "items": items,
             "can_edit": request.user.can_edit_cases,
             "can_hold": _can_hold(request.user),
             "hold_form": LegalHoldForm(
                 initial={"action": "release" if incident.is_under_legal_hold else "set"}
             ),
             "verification": request.session.pop("verification", None),
+            # Large cases verify and bundle as jobs: their latest ones, with progress.
+            "verification_job": selectors.custody_verification_latest(incident)
+            if reads_content
+            else None,
+            "bundle_job": selectors.custody_bundle_latest_for_user(
+                request.user, incident
+            )
+            if reads_content
+            else None,
+            # Every visible item counted (an upper bound of what the bundle copies,
+            # one query fewer per item): at worst the page offers a job and the
+            # bundle view then builds it at once.
+            "bundle_is_large": reads_content and custody_is_large(items=items),
             "checkpoint": selectors.checkpoint_latest(),
             "upload_limit": settings.EVIDENCE_MAX_UPLOAD_BYTES,
         },
@@ -54,12 +75,39 @@ def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
 def verify_now(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
     require_content_reader(request.user, hidden=True)
+    if custody_is_large(items=incident.evidence.all()):
+        job = custody_verification_request(incident=incident, by=request.user)
+        messages.info(
+            request,
+            f"Verification {job.pk} runs in the background: this case is too large "
+            "to re-hash while you wait. Its progress is shown below.",
+        )
+        return redirect("evidence:list", reference=incident.reference)
     report = custody_verify(incident=incident, by=request.user)
     request.session["verification"] = {
         "ok": report.ok,
         "checked": report.checked,
         "failures": [failure.as_dict() for failure in report.failures],
     }
+    return redirect("evidence:list", reference=incident.reference)
+
+
+@login_required
+@require_POST
+def custody_bundle_start(request: HttpRequest, reference: str) -> HttpResponse:
+    """Queue a custody bundle for a large case (the page then shows its progress and,
+    when built, its download link); a small one is built by the API's GET at once."""
+    incident = _incident_or_404(request, reference)
+    require_content_reader(request.user, hidden=True)
+    items = list(selectors.evidence_list_for_user(request.user, incident))
+    if not custody_bundle_is_large(by=request.user, items=items):
+        return redirect("api:incident-custody-bundle", reference=incident.reference)
+    job = custody_bundle_request(incident=incident, by=request.user)
+    messages.info(
+        request,
+        f"Custody bundle {job.pk} is being built; its download link appears below "
+        "when it is ready.",
+    )
     return redirect("evidence:list", reference=incident.reference)
 
 

@@ -8,6 +8,7 @@ import json
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from config.errors import Conflict
 from evidence import merkle, signing
 from evidence.models import Checkpoint, CustodyEvent, Evidence
 from evidence.services.access import may_read_content, require_content_reader
@@ -42,24 +44,74 @@ def _jsonl(rows) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
-def custody_bundle_build(
-    *, incident: Incident, by: User, items: list[Evidence], include_files: bool = True
-) -> IO[bytes]:
-    """Write the bundle for `items` (those the caller may see) to a temporary file.
+ProgressFn = Callable[[int, int], None]
 
-    Records an `exported` custody event for each item first, so the bundle contains
-    its own export; the file is deleted when closed. An item whose contents the
-    caller may not read (`may_read_content`) is listed with its hash, without file.
-    """
-    require_content_reader(by)
-    with_file = {
+
+def bundle_files_included(
+    *, by: User, items: list[Evidence], include_files: bool = True
+) -> set[int]:
+    """The items (by id) whose bytes go into `by`'s bundle: all of them unless the
+    bundle is hashes-only, less those whose contents `by` may not read."""
+    return {
         item.pk
         for item in items
         if include_files and may_read_content(by, evidence=item)
     }
-    with transaction.atomic(), custody_batch() as ledger:
+
+
+def bundle_open(output: IO[bytes]) -> zipfile.ZipFile:
+    return zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED)
+
+
+def bundle_write_files(
+    *,
+    bundle: zipfile.ZipFile,
+    items: list[Evidence],
+    with_file: set[int],
+    progress: ProgressFn | None = None,
+) -> None:
+    """Copy the stored bytes of the `with_file` items into the bundle: the long part,
+    done before anything is recorded and without holding the ledger.
+    `progress(bytes_copied, bytes_total)` after each item."""
+    total = sum(item.blob.size for item in items if item.pk in with_file)
+    copied = 0
+    for item in items:
+        if item.pk not in with_file:
+            continue
+        try:
+            with bundle.open(_member_name(item), "w", force_zip64=True) as member:
+                for chunk in blob_chunks(item.blob):
+                    member.write(chunk)
+        except FileNotFoundError:
+            raise Conflict(
+                f"The stored file of {item.exhibit} is missing; no bundle was built "
+                "and nothing was recorded. Verify the incident's custody."
+            ) from None
+        copied += item.blob.size
+        if progress is not None:
+            progress(copied, total)
+
+
+def bundle_finish(
+    *,
+    bundle: zipfile.ZipFile,
+    incident: Incident,
+    by: User,
+    items: list[Evidence],
+    with_file: set[int],
+) -> list[dict]:
+    """Record an `exported` event for each item, write the ledger, checkpoints, proofs
+    and signed manifest (which include those events), and close the zip. Must run
+    inside the caller's transaction: an error anywhere here, or later before the
+    commit, rolls the `exported` events back, so only a bundle that was completely
+    built is ever recorded as exported. Returns what was recorded:
+    [{"exhibit", "seq"}]."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bundle_finish() needs an enclosing transaction")
+    exported = []
+    with custody_batch() as ledger:
         for item in items:
-            ledger.append(
+            event = ledger.append(
                 evidence=item,
                 action=CustodyEvent.Action.EXPORTED,
                 by=by,
@@ -69,7 +121,9 @@ def custody_bundle_build(
                 sha256_observed=custody_received_sha256(item),
                 details={"bundle": FORMAT, "files_included": item.pk in with_file},
             )
-    # The tree as of the newest checkpoint; later appends by others are not included.
+            exported.append({"exhibit": item.exhibit, "seq": event.seq})
+    # The tree as of the newest checkpoint: the one just signed over these events
+    # (the ledger stays locked until the caller commits).
     checkpoint = Checkpoint.objects.order_by("-tree_size").first()
     size = checkpoint.tree_size if checkpoint else 0
     leaves = [
@@ -151,23 +205,50 @@ def custody_bundle_build(
         for c in checkpoints
     ]
 
+    manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+    bundle.writestr("manifest.json", manifest_bytes)
+    # Signed, so an exhibit or an item's latest events cannot be left out unseen.
+    bundle.writestr("manifest.sig", signing.sign(MANIFEST_DOMAIN + manifest_bytes))
+    bundle.writestr("ledger.jsonl", _jsonl(ledger_rows))
+    bundle.writestr("checkpoints.jsonl", _jsonl(checkpoint_rows))
+    bundle.writestr("proofs/inclusion.jsonl", _jsonl(inclusion))
+    bundle.writestr("proofs/consistency.jsonl", _jsonl(consistency))
+    bundle.writestr("public_key.pem", signing.public_key_pem())
+    bundle.write(TOOLS / "VERIFY.md", "VERIFY.md")
+    bundle.write(TOOLS / "verify.py", "verify.py")
+    bundle.close()  # writes the central directory: the zip is complete only now
+    return exported
+
+
+def custody_bundle_build(
+    *, incident: Incident, by: User, items: list[Evidence], include_files: bool = True
+) -> IO[bytes]:
+    """Build the bundle for `items` (those the caller may see) in a temporary file,
+    inside this request; deleted when closed. An item whose contents the caller may
+    not read (`may_read_content`) is listed with its hash, without file.
+
+    The files are copied first; then, in one transaction, each item gets its
+    `exported` event and the ledger (holding those events) is written and the zip
+    closed. A failure while building records nothing."""
+    require_content_reader(by)
+    with_file = bundle_files_included(by=by, items=items, include_files=include_files)
     output = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
-        bundle.writestr("manifest.json", manifest_bytes)
-        # Signed, so an exhibit or an item's latest events cannot be left out unseen.
-        bundle.writestr("manifest.sig", signing.sign(MANIFEST_DOMAIN + manifest_bytes))
-        bundle.writestr("ledger.jsonl", _jsonl(ledger_rows))
-        bundle.writestr("checkpoints.jsonl", _jsonl(checkpoint_rows))
-        bundle.writestr("proofs/inclusion.jsonl", _jsonl(inclusion))
-        bundle.writestr("proofs/consistency.jsonl", _jsonl(consistency))
-        bundle.writestr("public_key.pem", signing.public_key_pem())
-        bundle.write(TOOLS / "VERIFY.md", "VERIFY.md")
-        bundle.write(TOOLS / "verify.py", "verify.py")
-        for item in items:
-            if item.pk in with_file:
-                with bundle.open(_member_name(item), "w", force_zip64=True) as member:
-                    for chunk in blob_chunks(item.blob):
-                        member.write(chunk)
+    try:
+        bundle = bundle_open(output)
+        try:
+            bundle_write_files(bundle=bundle, items=items, with_file=with_file)
+            with transaction.atomic():
+                bundle_finish(
+                    bundle=bundle,
+                    incident=incident,
+                    by=by,
+                    items=items,
+                    with_file=with_file,
+                )
+        finally:
+            bundle.close()
+    except BaseException:
+        output.close()
+        raise
     output.seek(0)
     return output

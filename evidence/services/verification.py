@@ -4,6 +4,7 @@ daily job."""
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -361,7 +362,12 @@ def _check_tree(leaves: list[bytes], report: Report) -> None:
             )
 
 
-def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
+def custody_verify(
+    *,
+    incident: Incident | None,
+    by: User | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
     """Verify the incident's items (or all items) and the whole ledger.
 
     Every item's stored bytes, its row, and every hash the ledger observed for it
@@ -372,6 +378,9 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
     null) and names what was found in `details`, so the ledger never states a
     replaced file's hash as the item's. A failure sets the incident's custody alert
     and is written to its history; a clean run clears it.
+
+    `progress(items_hashed, items_total)` is called after each item's bytes were
+    re-hashed and checked (a job shows it as its progress bar).
     """
     report = Report()
     items = list(
@@ -385,13 +394,14 @@ def custody_verify(*, incident: Incident | None, by: User | None) -> Report:
     ledger_report = Report()
     leaves, chains = _check_events(ledger_report, exhibits)
     observed: dict[int, Observed] = {}
-    for item in items:
+    for done, item in enumerate(items, start=1):
         observed[item.pk], expected = _check_item(item, chains[item.pk], report)
-        if expected is None:
-            continue
-        if item.kind == Evidence.Kind.QUERY_LOG:
-            _check_batch(item, chains[item.pk][0], report)
-        _check_derived(item, expected, report)
+        if expected is not None:
+            if item.kind == Evidence.Kind.QUERY_LOG:
+                _check_batch(item, chains[item.pk][0], report)
+            _check_derived(item, expected, report)
+        if progress is not None:
+            progress(done, len(items))
     report.failures.extend(ledger_report.failures)
     _check_tree(leaves, report)
     incidents = {item.incident_id: item.incident for item in items}

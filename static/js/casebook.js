@@ -351,11 +351,11 @@
   });
 })();
 
-/* Dossier and analysis jobs: poll each unfinished job and move its progress bar;
-   reload when one finishes so the row shows its result. */
+/* Jobs (dossiers, analyses, custody verifications and bundles): poll each unfinished
+   job and move its progress bar; reload when one finishes so the page shows its result. */
 (function () {
   "use strict";
-  var rows = document.querySelectorAll("tr[data-dossier], tr[data-analysis]");
+  var rows = document.querySelectorAll("tr[data-dossier], tr[data-analysis], [data-custody-job]");
   rows.forEach(function (row) {
     var status = row.getAttribute("data-status");
     if (status === "done" || status === "failed") return;
