@@ -3,6 +3,7 @@
 import base64
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -215,7 +216,7 @@ class CustodyBundleApi(APIView):
         ],
         responses={
             (200, "application/zip"): OpenApiResponse(
-                description="The bundle, built inside the request."
+                OpenApiTypes.BINARY, description="The bundle, built inside the request."
             ),
             (202, "application/json"): OpenApiResponse(
                 CustodyBundleOutput,

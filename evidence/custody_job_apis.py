@@ -4,6 +4,7 @@ with 202 for an incident too large to re-read inside the request, and where the
 caller polls for the result."""
 
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -134,8 +135,9 @@ class CustodyBundleDownloadApi(APIView):
     @extend_schema(
         responses={
             (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
                 description="The built custody bundle (its export was recorded when "
-                "it was built; downloading it records nothing more)."
+                "it was built; downloading it records nothing more).",
             )
         }
     )
