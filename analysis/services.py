@@ -15,7 +15,7 @@ from analysis.models import Analysis
 from config.celery import require_broker
 from config.errors import Conflict, InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch
-from evidence.services.custody import custody_batch, rfc3339
+from evidence.services.custody import custody_batch, custody_received_hashes, rfc3339
 from evidence.services.items import evidence_add
 from evidence.uploads import hashed_upload
 from incidents.history import history_record
@@ -201,6 +201,8 @@ def _store(analysis: Analysis, result: dict) -> None:
             media_type="application/json",
             details={"analysis": analysis.pk, "code_version": analysis.code_version},
         )
+        # The hashes received, never the editable rows' (see custody.py).
+        received = custody_received_hashes(batch_item.pk for batch_item in read)
         with custody_batch() as ledger:
             for batch_item in read:
                 ledger.append(
@@ -208,7 +210,7 @@ def _store(analysis: Analysis, result: dict) -> None:
                     action=CustodyEvent.Action.ANALYSED,
                     by=analysis.requested_by,
                     purpose=f"Account-linkage analysis {analysis.pk}",
-                    sha256_observed=batch_item.sha256,
+                    sha256_observed=received[batch_item.pk],
                     details={
                         "analysis": analysis.pk,
                         "tool": TOOL,

@@ -27,7 +27,7 @@ from dossiers.exports import query_log_export
 from dossiers.models import Dossier
 from dossiers.snapshot import SECTIONS, build_snapshot
 from evidence.models import CustodyEvent, Evidence
-from evidence.services.custody import custody_batch
+from evidence.services.custody import custody_batch, custody_received_hashes
 from evidence.services.items import evidence_add
 from incidents.history import history_record
 from incidents.models import Incident
@@ -256,16 +256,19 @@ def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
                     "signed": dossier.sign,
                 },
             )
+            exhibits = list(
+                Evidence.objects.filter(pk__in=exhibit_ids).order_by("exhibit_number")
+            )
+            # The hashes received, never the editable rows' (see custody.py).
+            received = custody_received_hashes(exhibit_ids)
             with custody_batch() as ledger:
-                for exhibit in Evidence.objects.filter(pk__in=exhibit_ids).order_by(
-                    "exhibit_number"
-                ):
+                for exhibit in exhibits:
                     ledger.append(
                         evidence=exhibit,
                         action=CustodyEvent.Action.EXPORTED,
                         by=dossier.requested_by,
                         purpose=f"Included in dossier {dossier.pk}",
-                        sha256_observed=exhibit.sha256,
+                        sha256_observed=received[exhibit.pk],
                         details={"dossier": dossier.pk, "dossier_sha256": sha256},
                     )
             locked.evidence = item

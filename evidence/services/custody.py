@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import User
@@ -176,3 +177,24 @@ def custody_received_sha256(evidence: Evidence) -> str | None:
     if first is None or first[0] not in FIRST_ACTIONS:
         return None
     return first[1]
+
+
+def custody_received_hashes(evidence_ids) -> dict[int, str | None]:
+    """`custody_received_sha256` of many items at once (two queries): the hash each
+    one's receipt recorded, None for an item whose chain does not open with one.
+    Every event the server writes about existing items carries this hash, never the
+    editable row's, so a forged row cannot put a forged hash into the ledger."""
+    ids = list(evidence_ids)
+    first_seqs = (
+        CustodyEvent.objects.filter(evidence_id__in=ids)
+        .values("evidence_id")
+        .annotate(first=Min("seq"))
+        .values_list("first", flat=True)
+    )
+    received = {pk: None for pk in ids}
+    for evidence_id, action, sha256 in CustodyEvent.objects.filter(
+        seq__in=list(first_seqs)
+    ).values_list("evidence_id", "action", "sha256_observed"):
+        if action in FIRST_ACTIONS:
+            received[evidence_id] = sha256
+    return received

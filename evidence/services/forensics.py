@@ -7,7 +7,11 @@ from django.db import transaction
 from accounts.models import User
 from config.errors import InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence, ForensicResult
-from evidence.services.custody import canonical_json, custody_batch
+from evidence.services.custody import (
+    canonical_json,
+    custody_batch,
+    custody_received_hashes,
+)
 from evidence.services.items import evidence_add
 from evidence.uploads import hashed_upload
 from incidents.history import history_record
@@ -156,6 +160,8 @@ def forensic_result_record(
             submitted_by=by,
         )
         result.artefacts.set(items.values())
+        # The hashes received, never the editable rows' (see custody.py).
+        received = custody_received_hashes(artefact_ids)
         with custody_batch() as ledger:
             for pk in artefact_ids:
                 ledger.append(
@@ -163,7 +169,7 @@ def forensic_result_record(
                     action=CustodyEvent.Action.ANALYSED,
                     by=by,
                     purpose=f"Forensic analysis: {label}",
-                    sha256_observed=items[pk].sha256,
+                    sha256_observed=received[pk],
                     details={
                         "tool": method["name"],
                         "tool_version": method["version"],

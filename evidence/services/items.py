@@ -12,7 +12,11 @@ from django.utils import timezone
 from accounts.models import User
 from config.errors import Conflict, InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence
-from evidence.services.custody import custody_batch
+from evidence.services.custody import (
+    custody_batch,
+    custody_received_hashes,
+    custody_received_sha256,
+)
 from evidence.services.storage import blob_rehash, blob_store, detect_media_type
 from incidents.history import history_record
 from incidents.models import Incident
@@ -243,7 +247,8 @@ def evidence_withdraw(*, evidence: Evidence, by: User, reason: str) -> Evidence:
                 action=CustodyEvent.Action.WITHDRAWN,
                 by=by,
                 purpose=reason,
-                sha256_observed=item.sha256,
+                # The hash received, never the editable row's (see custody.py).
+                sha256_observed=custody_received_sha256(item),
             )
         history_record(
             incident=incident,
@@ -293,14 +298,16 @@ def legal_hold_change(
             if setting
             else CustodyEvent.Action.HOLD_RELEASED
         )
+        items = list(incident.evidence.order_by("exhibit_number"))
+        received = custody_received_hashes(item.pk for item in items)
         with custody_batch() as ledger:
-            for item in incident.evidence.order_by("exhibit_number"):
+            for item in items:
                 ledger.append(
                     evidence=item,
                     action=custody_action,
                     by=by,
                     purpose=reason,
-                    sha256_observed=item.sha256,
+                    sha256_observed=received[item.pk],
                 )
         history_record(
             incident=incident,
