@@ -1,5 +1,5 @@
-"""Long jobs (dossiers, analyses, and the kinds to come: custody verification, custody
-bundles, productions) share one model and one lifecycle.
+"""Long jobs (dossiers, analyses, custody verifications and custody bundles, and the
+kinds to come such as productions) share one model and one lifecycle.
 
 Why a package of its own, and not inside one feature app: the lifecycle is the same
 for every kind, and each kind belongs to its own feature app (``dossiers``,
