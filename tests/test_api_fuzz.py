@@ -181,6 +181,9 @@ def seed_case(client: APIClient, reference: str) -> dict[str, int]:
         ),
         "analyses": made(client.post(f"{base}/analyses/", {}, "json")),
         "dossiers": made(client.post(f"{base}/dossiers/", {}, "json")),
+        # Run as jobs: the caller sets CUSTODY_SYNC_MAX_BYTES to 0 while seeding.
+        "custody-verifications": made(client.post(f"{base}/verify/")),
+        "custody-bundles": made(client.get(f"{base}/custody-bundle/")),
     }
     ids["history"] = client.get(f"{base}/history/").json()["results"][0]["id"]
     return ids
@@ -197,7 +200,10 @@ def live_case(live_server, transactional_db, settings, tmp_path):
     incident = make_incident(by=alice, members=[counsel, detector, bob])
     seeding = APIClient()
     seeding.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(counsel, 'write')}")
+    sync_max_bytes = settings.CUSTODY_SYNC_MAX_BYTES
+    settings.CUSTODY_SYNC_MAX_BYTES = 0  # so verify and the bundle seed their jobs
     ids = seed_case(seeding, incident.reference)
+    settings.CUSTODY_SYNC_MAX_BYTES = sync_max_bytes
     # The seeded dossier and analysis ran in-process (the suite's eager tasks). The
     # jobs the fuzzer asks for wait in an in-memory queue for a worker that is not
     # there, as behind a real broker, instead of each rendering a PDF for seconds
