@@ -46,13 +46,16 @@ def test_a_dossier_whose_worker_is_killed_is_finished_by_another_worker(processe
 
         def blocked():
             return watch.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                "SELECT pid, query FROM pg_stat_activity WHERE application_name = %s "
                 "AND wait_event_type = 'Lock'",
                 [f"{APP_NAME}-worker-1"],
             ).fetchone()
 
-        wait_for(blocked, timeout=120, every=0.1, what="the worker to store the PDF")
-        assert server.json("GET", detail, token=token)[1]["status"] == "rendering"
+        waiting = wait_for(
+            blocked, timeout=120, every=0.1, what="the worker to store the PDF"
+        )
+        job = server.json("GET", detail, token=token)[1]
+        assert job["status"] == "rendering", (job, waiting, first.output())
         # when: it is killed with SIGKILL, and its database session goes with it
         first.kill()
         watch.execute(
