@@ -11,6 +11,7 @@ from accounts.models import User
 from accounts.services import membership_add
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents.history import history_record
+from incidents.locks import incident_lock
 from incidents.models import (
     Incident,
     Note,
@@ -46,13 +47,9 @@ def require_case_editor(user: User) -> None:
         raise NotAllowed(f"Your role ({user.role}) cannot change incidents.")
 
 
-def _lock(incident: Incident) -> Incident:
-    # NO KEY UPDATE: inserts of rows that point at the incident (a long query-log load
-    # holds KEY SHARE on it) neither block this lock nor are blocked by it.
-    return Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
-
-
-def _check_choice(field: str, value: Any, choices: type) -> None:
+def require_choice(field: str, value: Any, choices: type) -> None:
+    """Refuse (InvalidInput naming `field`) a value that is not one of `choices`, a
+    model's TextChoices: `require_choice("severity", value, Incident.Severity)`."""
     if value not in choices.values:
         allowed = ", ".join(choices.values)
         raise InvalidInput.for_field(field, f"'{value}' is not one of: {allowed}.")
@@ -107,9 +104,9 @@ def incident_open(
     title = (title or "").strip()
     if not title:
         raise InvalidInput.for_field("title", "A title is required.")
-    _check_choice("kind", kind, Incident.Kind)
-    _check_choice("severity", severity, Incident.Severity)
-    _check_choice("tlp", tlp, Incident.Tlp)
+    require_choice("kind", kind, Incident.Kind)
+    require_choice("severity", severity, Incident.Severity)
+    require_choice("tlp", tlp, Incident.Tlp)
     models_list = _clean_models(affected_models or [])
     normalised_subjects = []
     for index, subject in enumerate(subjects or []):
@@ -198,9 +195,9 @@ def incident_update(
             raise InvalidInput.for_field("title", "A title is required.")
     for field, choices in (("kind", Incident.Kind), ("severity", Incident.Severity)):
         if field in changes:
-            _check_choice(field, changes[field], choices)
+            require_choice(field, changes[field], choices)
     if "tlp" in changes:
-        _check_choice("tlp", changes["tlp"], Incident.Tlp)
+        require_choice("tlp", changes["tlp"], Incident.Tlp)
     if "affected_models" in changes:
         changes["affected_models"] = _clean_models(changes["affected_models"])
     if "owner" in changes and (
@@ -209,7 +206,7 @@ def incident_update(
         raise InvalidInput.for_field("owner", "The owner must be an active user.")
 
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         changed = []
         for field, new in changes.items():
             old = getattr(incident, field)
@@ -244,10 +241,10 @@ def incident_transition(
     Raises Conflict (and changes nothing) for a move the state machine forbids.
     """
     require_case_editor(by)
-    _check_choice("to", to, Incident.Status)
+    require_choice("to", to, Incident.Status)
     reason = (reason or "").strip()
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         current = incident.status
         if to == current:
             return incident
@@ -295,6 +292,27 @@ def _subject_create(
     return subject
 
 
+def subjects_add_missing(*, incident: Incident, by: User, subjects: list[dict]) -> int:
+    """Add those of `subjects` (each {"kind", "value"}, the value already normalised
+    with `normalise_subject`) that `incident` does not have yet, with no note; one
+    `subject.added` history row each. Returns how many were added.
+
+    Precondition: the caller holds `incident_lock(incident)` and has checked `by`'s
+    right to act (the alert services do both). Does not touch the incident."""
+    present = set(
+        Subject.objects.filter(incident=incident).values_list("kind", "value")
+    )
+    added = 0
+    for subject in subjects:
+        key = (subject["kind"], subject["value"])
+        if key in present:
+            continue
+        _subject_create(incident=incident, by=by, kind=key[0], value=key[1], note="")
+        present.add(key)
+        added += 1
+    return added
+
+
 def subject_add(
     *, incident: Incident, by: User, kind: str, value: str, note: str = ""
 ) -> tuple[Subject, bool]:
@@ -303,7 +321,7 @@ def subject_add(
     require_case_editor(by)
     value = normalise_subject(kind, value)
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         existing = Subject.objects.filter(
             incident=incident, kind=kind, value=value
         ).first()
@@ -312,11 +330,14 @@ def subject_add(
         subject = _subject_create(
             incident=incident, by=by, kind=kind, value=value, note=note or ""
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return subject, True
 
 
-def _touch(incident: Incident) -> None:
+def incident_touch(*, incident: Incident) -> None:
+    """Mark `incident` as changed now (`updated_at`), as every service that changes one
+    of its parts does. Precondition: the caller holds `incident_lock(incident)` and
+    records the change itself."""
     incident.updated_at = timezone.now()
     incident.save(update_fields=["updated_at"])
 
@@ -340,7 +361,7 @@ def timeline_add(
             "occurred_at", "An event cannot occur in the future."
         )
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         entry = TimelineEntry.objects.create(
             incident=incident,
             occurred_at=occurred_at,
@@ -360,7 +381,7 @@ def timeline_add(
                 "source": source,
             },
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return entry
 
 
@@ -373,7 +394,7 @@ def note_add(
     if not body:
         raise InvalidInput.for_field("body", "A note needs a body.")
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         note = Note.objects.create(
             incident=incident, body=body, is_privileged=privileged, author=by
         )
@@ -384,7 +405,7 @@ def note_add(
             summary="Added a privileged note" if privileged else "Added a note",
             after={"note": note.pk, "privileged": privileged},
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return note
 
 
@@ -402,7 +423,7 @@ def task_add(
     if not title:
         raise InvalidInput.for_field("title", "A task needs a title.")
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         if assignee and not (
             assignee.is_admin or incident.memberships.filter(user=assignee).exists()
         ):
@@ -429,14 +450,14 @@ def task_add(
                 "due_on": due_on.isoformat() if due_on else None,
             },
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return task
 
 
 def task_set_done(*, task: Task, by: User, is_done: bool) -> Task:
     require_case_editor(by)
     with transaction.atomic():
-        incident = _lock(task.incident)
+        incident = incident_lock(task.incident)
         task = Task.objects.select_for_update().get(pk=task.pk)
         if task.is_done == is_done:
             return task
@@ -451,5 +472,5 @@ def task_set_done(*, task: Task, by: User, is_done: bool) -> Task:
             before={"task": task.pk, "is_done": not is_done},
             after={"task": task.pk, "is_done": is_done},
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return task
