@@ -240,9 +240,9 @@ def _prepare(env: dict[str, str]) -> tuple[str, str]:
     from django.db import connections
 
     from accounts.models import ApiToken, User
-    from accounts.services import api_token_create, membership_add, user_create
+    from accounts.services import api_token_create, user_create
     from incidents.models import Incident
-    from incidents.services import incident_open
+    from incidents.services import incident_open, membership_add
 
     call_command("migrate", interactive=False, verbosity=0)
     analyst = user_create(username="bench-analyst", role=User.Role.ANALYST)

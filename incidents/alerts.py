@@ -17,7 +17,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import membership_add
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents import services
 from incidents.history import history_record
@@ -220,7 +219,9 @@ def alert_receive(
                 allow_service=True,
             )
             for member in team[1:]:
-                membership_add(incident=target, user=member, by=by)
+                services.membership_add(
+                    incident=target, user=member, by=by, allow_service=True
+                )
         else:
             services.subjects_add_missing(
                 incident=target, by=by, subjects=clean_subjects

@@ -7,8 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.services import membership_add
+from accounts.models import Membership, User
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents.history import history_record
 from incidents.locks import incident_lock
@@ -42,7 +41,12 @@ EDITABLE_FIELDS = (
 )
 
 
-def require_case_editor(user: User) -> None:
+def require_case_editor(user: User, *, allow_service: bool = False) -> None:
+    """Refuse (NotAllowed) a user whose role cannot change incidents. `allow_service`
+    also lets a detection tool's service account through, for the few acts it may
+    do (opening an incident from an alert, with its memberships)."""
+    if allow_service and user.role == User.Role.SERVICE:
+        return
     if not user.can_edit_cases:
         raise NotAllowed(f"Your role ({user.role}) cannot change incidents.")
 
@@ -99,8 +103,7 @@ def incident_open(
     service does, for an alert that correlates to nothing); people still need a
     case-editing role. Records `incident.opened`, the membership and each subject.
     """
-    if not (allow_service and by.role == User.Role.SERVICE):
-        require_case_editor(by)
+    require_case_editor(by, allow_service=allow_service)
     title = (title or "").strip()
     if not title:
         raise InvalidInput.for_field("title", "A title is required.")
@@ -147,9 +150,14 @@ def incident_open(
             summary=f"Opened {reference}: {title}",
             after=_snapshot(incident),
         )
-        membership_add(incident=incident, user=by, by=by)
+        membership_add(incident=incident, user=by, by=by, allow_service=allow_service)
         if incident.owner_id != by.pk:
-            membership_add(incident=incident, user=incident.owner, by=by)
+            membership_add(
+                incident=incident,
+                user=incident.owner,
+                by=by,
+                allow_service=allow_service,
+            )
         unique: dict[tuple[str, str], str] = {}
         for (
             kind_,
@@ -274,6 +282,63 @@ def incident_transition(
             reason=reason,
         )
     return incident
+
+
+def membership_add(
+    *, incident: Incident, user: User, by: User, allow_service: bool = False
+) -> tuple[Membership, bool]:
+    """Give `user` access to `incident`. Returns (membership, created).
+
+    `by` needs a case-editing role (`allow_service`: or be a detection tool's service
+    account, for the incidents its alerts open). Records `member.added` in the
+    incident history; adding a member again changes and records nothing."""
+    require_case_editor(by, allow_service=allow_service)
+    if not user.is_active:
+        raise InvalidInput.for_field("user", f"{user.username} is not an active user.")
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            incident=incident, user=user, defaults={"added_by": by}
+        )
+        if created:
+            history_record(
+                incident=incident,
+                actor=by,
+                action="member.added",
+                summary=f"Added member {user.username} ({user.role})",
+                after={"user": user.username, "role": user.role},
+            )
+    return membership, created
+
+
+def membership_remove(*, incident: Incident, user: User, by: User) -> None:
+    """Take away `user`'s access. `by` needs a case-editing role. The owner cannot be
+    removed (move ownership first): the owner is read under the incident's lock, so a
+    concurrent change of owner is seen.
+
+    Records `member.removed` in the incident history."""
+    require_case_editor(by)
+    with transaction.atomic():
+        incident = incident_lock(incident)
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(incident=incident, user=user)
+            .first()
+        )
+        if membership is None:
+            raise InvalidInput.for_field("user", f"{user.username} is not a member.")
+        if incident.owner_id == user.pk:
+            raise Conflict(
+                f"{user.username} owns {incident.reference}; change the owner first."
+            )
+        # Memberships are access grants, not records; the history keeps the record.
+        membership.delete()
+        history_record(
+            incident=incident,
+            actor=by,
+            action="member.removed",
+            summary=f"Removed member {user.username}",
+            before={"user": user.username, "role": user.role},
+        )
 
 
 def _subject_create(
