@@ -3,7 +3,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from incidents import append_only
+from config import append_only
 from tests.factories import UserFactory, make_incident, make_token
 
 
