@@ -1,4 +1,6 @@
-"""Writes for users, memberships, API tokens and sign-in records."""
+"""Writes for users, API tokens and sign-in records. Memberships are granted by
+`incidents.services` (`membership_add`, `membership_remove`), which records them in
+the incident history."""
 
 import hashlib
 import secrets
@@ -11,9 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import ApiToken, Membership, SecurityEvent, SignInThrottle, User
+from accounts.models import ApiToken, SecurityEvent, SignInThrottle, User
 from config.errors import Conflict, InvalidInput, NotAllowed
-from incidents.history import history_record
 
 TOKEN_PREFIX = "cb_"
 
@@ -82,56 +83,6 @@ def user_create(
     except IntegrityError:
         raise Conflict(f"A user named '{username}' already exists.") from None
     return user
-
-
-def membership_add(*, incident, user: User, by: User) -> tuple[Membership, bool]:
-    """Give `user` access to `incident`. Returns (membership, created).
-
-    Records `member.added` in the incident history. Callers check `by`'s rights.
-    """
-    if not user.is_active:
-        raise InvalidInput.for_field("user", f"{user.username} is not an active user.")
-    with transaction.atomic():
-        membership, created = Membership.objects.get_or_create(
-            incident=incident, user=user, defaults={"added_by": by}
-        )
-        if created:
-            history_record(
-                incident=incident,
-                actor=by,
-                action="member.added",
-                summary=f"Added member {user.username} ({user.role})",
-                after={"user": user.username, "role": user.role},
-            )
-    return membership, created
-
-
-def membership_remove(*, incident, user: User, by: User) -> None:
-    """Take away `user`'s access. The owner cannot be removed (move ownership first).
-
-    Records `member.removed` in the incident history.
-    """
-    with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(incident=incident, user=user)
-            .first()
-        )
-        if membership is None:
-            raise InvalidInput.for_field("user", f"{user.username} is not a member.")
-        if incident.owner_id == user.pk:
-            raise Conflict(
-                f"{user.username} owns {incident.reference}; change the owner first."
-            )
-        # Memberships are access grants, not records; the history keeps the record.
-        membership.delete()
-        history_record(
-            incident=incident,
-            actor=by,
-            action="member.removed",
-            summary=f"Removed member {user.username}",
-            before={"user": user.username, "role": user.role},
-        )
 
 
 def api_token_create(

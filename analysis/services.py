@@ -19,6 +19,7 @@ from evidence.services.custody import custody_batch, custody_received_hashes, rf
 from evidence.services.items import evidence_add
 from evidence.uploads import hashed_upload
 from incidents.history import history_record
+from incidents.locks import incident_lock
 from incidents.models import Incident, Subject
 from incidents.services import require_case_editor, subject_add
 from jobs.services import JobCannotRun, job_claim, job_finish, job_progress, job_send
@@ -179,10 +180,9 @@ def _store(analysis: Analysis, result: dict) -> None:
     accounts = (result.get("population") or {}).get("accounts")
 
     def store(locked: Analysis) -> None:
-        # Lock order of every custody writer: incident, then items, then ledger head.
-        incident = Incident.objects.select_for_update(no_key=True).get(
-            pk=analysis.incident_id
-        )
+        # The lock order (incidents/locks.py): job row (held by job_finish), incident,
+        # items, ledger head.
+        incident = incident_lock(analysis.incident_id)
         read = list(
             Evidence.objects.select_for_update(no_key=True)
             .filter(pk__in=[batch["evidence"] for batch in analysis.batches])
@@ -270,9 +270,7 @@ def analysis_subjects_add(
     counts = {"added": 0, "existing": 0, "skipped": 0}
     note = f"Cluster {cluster_id} of account-linkage analysis {analysis.pk}"
     with transaction.atomic():
-        incident = Incident.objects.select_for_update(no_key=True).get(
-            pk=analysis.incident_id
-        )
+        incident = incident_lock(analysis.incident_id)
         for account in cluster.get("accounts") or []:
             try:
                 _, created = subject_add(

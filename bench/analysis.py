@@ -34,7 +34,8 @@ from pathlib import Path
 import psycopg
 
 from bench import ingest
-from bench.dossier import _in_child, _memory
+from bench.dossier import in_child, memory_mib
+from bench.ingest import say, verdict
 
 TARGET_RATIO = 20.0
 TARGET_RSS_MIB = 1024
@@ -42,9 +43,6 @@ ANALYSIS_RUNS = 3  # each in a fresh process; the median counts, as for the base
 BASELINE_SQL = (
     "SELECT account_id, count(*) FROM evidence_querylogrow GROUP BY account_id"
 )
-
-_say = ingest._say
-_verdict = ingest._verdict
 
 
 def _spec():
@@ -77,14 +75,14 @@ def build_case(reference: str) -> dict:
         incident=Incident.objects.get(reference=reference),
         by=User.objects.get(username="bench-detector"),
     )
-    _say(
+    say(
         f"  {batch.rows:,} rows of {len(population.accounts):,} accounts generated "
         f"and ingested in {time.perf_counter() - started:.0f} s"
     )
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) evidence_querylogrow")
-    _say(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
+    say(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
     return {"batch_ids": [batch.pk], "rows": batch.rows}
 
 
@@ -136,7 +134,7 @@ def _child_baseline(url: str) -> dict:
         "scan": scan,
         "heap_seconds": statistics.median(heap_runs),
         "heap_scan": heap_scan,
-        "peak_mib": _memory()["VmHWM"],
+        "peak_mib": memory_mib()["VmHWM"],
     }
 
 
@@ -150,7 +148,7 @@ def _child_analyse(batch_ids: list[int]) -> dict:
     started = time.perf_counter()
 
     def progress(percent: int, stage: str) -> None:
-        memory = _memory()
+        memory = memory_mib()
         stages.append(
             (
                 time.perf_counter() - started,
@@ -161,7 +159,7 @@ def _child_analyse(batch_ids: list[int]) -> dict:
             )
         )
 
-    started_memory = _memory()["VmHWM"]
+    started_memory = memory_mib()["VmHWM"]
     started = time.perf_counter()
     result = engine.analysis_run(
         batch_ids=batch_ids,
@@ -171,7 +169,7 @@ def _child_analyse(batch_ids: list[int]) -> dict:
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
-        "peak_mib": _memory()["VmHWM"],
+        "peak_mib": memory_mib()["VmHWM"],
         "start_mib": started_memory,
         "stages": stages,
         "population": result["population"],
@@ -206,48 +204,48 @@ def _quality(clusters: list[list[str]], truth: dict) -> list[str]:
 def report(case: dict, analysis: dict, baseline: dict, truth: dict, version: str):
     ratio = analysis["seconds"] / baseline["seconds"]
     population = analysis["population"]
-    _say("")
-    _say("Account-linkage analysis benchmark (MiB = 2^20 bytes)")
-    _say(f"  query-log rows      {case['rows']:,}")
-    _say(f"  accounts            {population['accounts']:,}")
-    _say(f"  PostgreSQL {version}; {os.cpu_count()} CPUs")
-    _say("")
-    _say("                                   seconds   peak RSS MiB")
-    _say(
+    say("")
+    say("Account-linkage analysis benchmark (MiB = 2^20 bytes)")
+    say(f"  query-log rows      {case['rows']:,}")
+    say(f"  accounts            {population['accounts']:,}")
+    say(f"  PostgreSQL {version}; {os.cpu_count()} CPUs")
+    say("")
+    say("                                   seconds   peak RSS MiB")
+    say(
         f"  analysis (analysis_run)     {analysis['seconds']:>13.2f} "
         f"{analysis['peak_mib']:>14.0f}"
     )
-    _say(
+    say(
         f"  baseline (GROUP BY count)   {baseline['seconds']:>13.3f} "
         f"{baseline['peak_mib']:>14.0f}"
     )
     runs = ", ".join(f"{s:.2f}" for s in analysis["runs"])
-    _say(f"    analysis runs: {runs} s (median counts; peak RSS is the largest)")
+    say(f"    analysis runs: {runs} s (median counts; peak RSS is the largest)")
     runs = ", ".join(f"{s:.3f}" for s in baseline["runs"])
-    _say(f"    baseline runs: {runs} s (median counts); {baseline['groups']:,} groups")
-    _say(f"    baseline plan: {baseline['scan']}")
-    _say(
+    say(f"    baseline runs: {runs} s (median counts); {baseline['groups']:,} groups")
+    say(f"    baseline plan: {baseline['scan']}")
+    say(
         f"    for context, the same query reading the table ({baseline['heap_scan']}): "
         f"{baseline['heap_seconds']:.3f} s, analysis / that "
         f"{analysis['seconds'] / baseline['heap_seconds']:.1f}"
     )
-    _say(f"    analysis child before the run: {analysis['start_mib']:.0f} MiB")
-    _say("    analysis stages (s from start, %, stage, RSS MiB, peak MiB):")
+    say(f"    analysis child before the run: {analysis['start_mib']:.0f} MiB")
+    say("    analysis stages (s from start, %, stage, RSS MiB, peak MiB):")
     for at, percent, stage, rss, peak in analysis["stages"]:
-        _say(f"      {at:>7.2f} {percent:>4}%  {stage:<44} {rss:>6.0f} {peak:>6.0f}")
-    _say("")
+        say(f"      {at:>7.2f} {percent:>4}%  {stage:<44} {rss:>6.0f} {peak:>6.0f}")
+    say("")
     for line in _quality(analysis["clusters"], truth):
-        _say(line)
-    _say(f"  edges reported: {analysis['edges']:,}")
-    _say("")
-    _say(
+        say(line)
+    say(f"  edges reported: {analysis['edges']:,}")
+    say("")
+    say(
         f"  analysis / baseline time  {ratio:>6.1f}     target <= {TARGET_RATIO:.0f}"
-        f"          {_verdict(ratio <= TARGET_RATIO)}"
+        f"          {verdict(ratio <= TARGET_RATIO)}"
     )
-    _say(
+    say(
         f"  analysis peak RSS (VmHWM) {analysis['peak_mib']:>5.0f} MiB  "
         f"target < {TARGET_RSS_MIB} MiB    "
-        f"{_verdict(analysis['peak_mib'] < TARGET_RSS_MIB)}"
+        f"{verdict(analysis['peak_mib'] < TARGET_RSS_MIB)}"
     )
 
 
@@ -257,8 +255,8 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="casebook-bench-analysis-"))
     database = None
     try:
-        database = ingest._database()
-        env = ingest._server_env(database, scratch)
+        database = ingest.bench_database()
+        env = ingest.server_env(database, scratch)
         if reuse:
             keep = True
             os.environ.update(env)
@@ -269,11 +267,9 @@ def main() -> int:
                 version = connection.execute("SHOW server_version").fetchone()[0]
             case = existing_case()
         else:
-            version = ingest._reset(database)
-            _say("Building the case with the generator and the services (not timed)")
-            reference, _ = ingest._prepare(
-                env
-            )  # migrates; sets os.environ for children
+            version = ingest.database_reset(database)
+            say("Building the case with the generator and the services (not timed)")
+            reference, _ = ingest.prepare(env)  # migrates; sets os.environ for children
             case = build_case(reference)
         from django.db import connections
 
@@ -281,16 +277,16 @@ def main() -> int:
 
         truth = population_generate(_spec()).truth()
         connections.close_all()
-        _say("Timing the baseline query in a child process")
-        baseline = _in_child(_child_baseline, database.conninfo())
-        _say(f"  median {baseline['seconds']:.3f} s")
-        _say(
+        say("Timing the baseline query in a child process")
+        baseline = in_child(_child_baseline, database.conninfo())
+        say(f"  median {baseline['seconds']:.3f} s")
+        say(
             f"Running the analysis {ANALYSIS_RUNS} times, each in a fresh child process"
         )
         runs = []
         for _ in range(ANALYSIS_RUNS):
-            runs.append(_in_child(_child_analyse, case["batch_ids"]))
-            _say(f"  done in {runs[-1]['seconds']:.2f} s")
+            runs.append(in_child(_child_analyse, case["batch_ids"]))
+            say(f"  done in {runs[-1]['seconds']:.2f} s")
         # The median run, as for the baseline; its stages are the ones printed.
         analysis = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
         analysis["runs"] = [run["seconds"] for run in runs]
@@ -308,7 +304,7 @@ def main() -> int:
             connections.close_all()
         if database is not None and not keep:
             with contextlib.suppress(psycopg.Error):
-                ingest._drop(database)
+                ingest.database_drop(database)
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -33,6 +33,7 @@ import psycopg
 
 from bench import ingest
 from bench import rows as generator
+from bench.ingest import say, verdict
 
 EXHIBITS = 50
 CUSTODY_EVENTS = 20  # per exhibit, the `received` event included
@@ -41,9 +42,6 @@ BASELINE_ROWS = 5000
 TARGET_RATIO = 1.0
 TARGET_RSS_MIB = 500
 MIB = 1024 * 1024
-
-_say = ingest._say
-_verdict = ingest._verdict
 
 
 # --- the case ------------------------------------------------------------------------
@@ -97,7 +95,7 @@ def build_case(reference: str, body) -> dict:
             content_type="application/x-ndjson",
             content_encoding="gzip",
         )
-    _say(f"  {batch.rows:,} query-log rows in {time.perf_counter() - started:.0f} s")
+    say(f"  {batch.rows:,} query-log rows in {time.perf_counter() - started:.0f} s")
 
     started = time.perf_counter()
     custodians = ("evidence-room", "j.alvarez", "forensics-lab", "k.osei", "counsel")
@@ -128,7 +126,7 @@ def build_case(reference: str, body) -> dict:
                 tool=tool if action == "analysed" else "",
                 tool_version=version if action == "analysed" else "",
             )
-    _say(
+    say(
         f"  {EXHIBITS} exhibits with {CUSTODY_EVENTS} custody events each "
         f"in {time.perf_counter() - started:.0f} s"
     )
@@ -182,7 +180,7 @@ def request_dossier(incident_id: int) -> int:
 # --- the two measurements, each in its own child process -----------------------------
 
 
-def _memory() -> dict[str, float]:
+def memory_mib() -> dict[str, float]:
     """This process's current and peak resident memory, MiB."""
     found = {}
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -230,30 +228,29 @@ def _child_render_dossier(dossier_id: int) -> dict:
 
     warnings = _quiet_weasyprint()
     stages: list[tuple[float, str, float, float]] = []
-    report_progress = services._progress
+    # Instrumented through the names dossiers.services calls: every stage it reports
+    # goes through job_progress, and every attachment through embed_attachments.
+    report_progress = services.job_progress
     attached: list[tuple[str, int]] = []
-    make_attachments = services._attachments
+    embed = services.embed_attachments
 
-    def attachments(*args, **kwargs) -> list:
-        files = make_attachments(*args, **kwargs)
-        attached.extend((a.name, a.size) for a in files)
-        return files
+    def embed_attachments(laid_out, pdf, attachments: list, **kwargs) -> None:
+        attached.extend((a.name, a.size) for a in attachments)
+        embed(laid_out, pdf, attachments, **kwargs)
 
     started = 0.0
 
-    def progress(
-        dossier_id: int, percent: int, stage: str, status: str | None = None
-    ) -> None:
-        memory = _memory()
+    def progress(*, stage: str, **kwargs) -> None:
+        memory = memory_mib()
         stages.append(
             (time.perf_counter() - started, stage, memory["VmRSS"], memory["VmHWM"])
         )
-        report_progress(dossier_id, percent, stage, status)
+        report_progress(stage=stage, **kwargs)
 
     error = ""
     with (
-        mock.patch.object(services, "_progress", progress),
-        mock.patch.object(services, "_attachments", attachments),
+        mock.patch.object(services, "job_progress", progress),
+        mock.patch.object(services, "embed_attachments", embed_attachments),
     ):
         started = time.perf_counter()
         try:
@@ -264,7 +261,7 @@ def _child_render_dossier(dossier_id: int) -> dict:
     dossier = Dossier.objects.get(pk=dossier_id)
     return {
         "seconds": seconds,
-        "peak_mib": _memory()["VmHWM"],
+        "peak_mib": memory_mib()["VmHWM"],
         "status": dossier.status,
         "pages": dossier.pages,
         "size": dossier.size,
@@ -311,14 +308,14 @@ def _child_render_baseline(rows: int, seed: int, output: str) -> dict:
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
-        "peak_mib": _memory()["VmHWM"],
+        "peak_mib": memory_mib()["VmHWM"],
         "pages": len(document.pages),
         "size": Path(output).stat().st_size,
         "warnings": warnings.summary(),
     }
 
 
-def _in_child(function, *args) -> dict:
+def in_child(function, *args) -> dict:
     """Run `function(*args)` in a fresh spawned interpreter; it inherits os.environ."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
@@ -336,42 +333,42 @@ def _in_child(function, *args) -> dict:
 
 def report(case: dict, dossier: dict, baseline: dict, version: str) -> None:
     ratio = dossier["seconds"] / baseline["seconds"]
-    _say("")
-    _say("Dossier rendering benchmark (MiB = 2^20 bytes; each render in its own child)")
-    _say(f"  query-log rows      {case['rows']:,}")
-    _say(f"  exhibits            {case['exhibits']}")
-    _say(f"  custody events      {case['custody_events']:,} (every item of the case)")
-    _say(f"  forensic results    {case['forensic_results']}")
-    _say(f"  PostgreSQL {version}; {os.cpu_count()} CPUs")
-    _say("")
-    _say("                               seconds   pages    PDF MiB  peak RSS MiB")
+    say("")
+    say("Dossier rendering benchmark (MiB = 2^20 bytes; each render in its own child)")
+    say(f"  query-log rows      {case['rows']:,}")
+    say(f"  exhibits            {case['exhibits']}")
+    say(f"  custody events      {case['custody_events']:,} (every item of the case)")
+    say(f"  forensic results    {case['forensic_results']}")
+    say(f"  PostgreSQL {version}; {os.cpu_count()} CPUs")
+    say("")
+    say("                               seconds   pages    PDF MiB  peak RSS MiB")
     for name, result in (
         ("dossier (dossier_render)", dossier),
         (f"baseline ({BASELINE_ROWS:,}-row table)", baseline),
     ):
-        _say(
+        say(
             f"  {name:<27} {result['seconds']:>9.1f} {result['pages'] or 0:>7,} "
             f"{(result['size'] or 0) / MIB:>10.1f} {result['peak_mib']:>13.0f}"
         )
-    _say(f"    dossier status: {dossier['status']}")
+    say(f"    dossier status: {dossier['status']}")
     if dossier["error"]:
-        _say(f"    dossier error: {dossier['error']}")
+        say(f"    dossier error: {dossier['error']}")
     for name, size in dossier["attachments"]:
-        _say(f"    dossier attachment: {name} {size / MIB:,.1f} MiB")
+        say(f"    dossier attachment: {name} {size / MIB:,.1f} MiB")
     for name, result in (("dossier", dossier), ("baseline", baseline)):
         for line in result["warnings"]:
-            _say(f"    {name} WeasyPrint warnings: {line}")
-    _say("    dossier stages (s from start, stage, RSS MiB, peak MiB):")
+            say(f"    {name} WeasyPrint warnings: {line}")
+    say("    dossier stages (s from start, stage, RSS MiB, peak MiB):")
     for at, stage, rss, peak in dossier["stages"]:
-        _say(f"      {at:>8.1f}  {stage:<32} {rss:>7.0f} {peak:>7.0f}")
-    _say("")
-    _say(
+        say(f"      {at:>8.1f}  {stage:<32} {rss:>7.0f} {peak:>7.0f}")
+    say("")
+    say(
         f"  dossier / baseline time   {ratio:>6.2f}     target < {TARGET_RATIO:.2f}"
-        f"         {_verdict(ratio < TARGET_RATIO)}"
+        f"         {verdict(ratio < TARGET_RATIO)}"
     )
-    _say(
+    say(
         f"  dossier peak RSS (VmHWM) {dossier['peak_mib']:>6.0f} MiB  "
-        f"target < {TARGET_RSS_MIB} MiB     {_verdict(dossier['peak_mib'] < TARGET_RSS_MIB)}"
+        f"target < {TARGET_RSS_MIB} MiB     {verdict(dossier['peak_mib'] < TARGET_RSS_MIB)}"
     )
 
 
@@ -382,44 +379,44 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="casebook-bench-dossier-"))
     database = None
     try:
-        database = ingest._database()
-        version = ingest._reset(database)
-        _say(f"Generating {count:,} rows (seed {seed}) as gzip NDJSON in {scratch}")
+        database = ingest.bench_database()
+        version = ingest.database_reset(database)
+        say(f"Generating {count:,} rows (seed {seed}) as gzip NDJSON in {scratch}")
         started = time.perf_counter()
         body = scratch / "query-logs.ndjson.gz"
         generated = generator.write_ndjson_gz(body, count, seed)
-        _say(
+        say(
             f"  {generated.compressed_bytes / ingest.MB:,.1f} MB gzip "
             f"({generated.uncompressed_bytes / ingest.MB:,.1f} MB NDJSON) "
             f"in {time.perf_counter() - started:.0f} s"
         )
-        env = ingest._server_env(database, scratch)
+        env = ingest.server_env(database, scratch)
         env["DOSSIER_SIGNING_KEY_PATH"] = str(scratch / "keys" / "dossier-signing.key")
         env["DOSSIER_SIGNING_CERT_PATH"] = str(scratch / "keys" / "dossier-signing.crt")
         # The rendering child writes its temporary files (the CSV export) here too.
         env["TMPDIR"] = str(scratch)
-        _say("Building the case with the services (setup, not timed)")
-        reference, _ = ingest._prepare(env)  # migrates; sets os.environ for children
+        say("Building the case with the services (setup, not timed)")
+        reference, _ = ingest.prepare(env)  # migrates; sets os.environ for children
         case = build_case(reference, body)
         body.unlink()
         dossier_id = request_dossier(case["incident_id"])
         from django.db import connections
 
         connections.close_all()
-        _say(f"Rendering dossier {dossier_id} in a child process")
-        dossier = _in_child(_child_render_dossier, dossier_id)
-        _say(
+        say(f"Rendering dossier {dossier_id} in a child process")
+        dossier = in_child(_child_render_dossier, dossier_id)
+        say(
             f"  {dossier['status']} in {dossier['seconds']:.1f} s, "
             f"peak {dossier['peak_mib']:.0f} MiB"
         )
-        _say(f"Rendering the {BASELINE_ROWS:,}-row baseline table in a child process")
-        baseline = _in_child(
+        say(f"Rendering the {BASELINE_ROWS:,}-row baseline table in a child process")
+        baseline = in_child(
             _child_render_baseline,
             BASELINE_ROWS,
             seed,
             str(scratch / "baseline.pdf"),
         )
-        _say(f"  {baseline['pages']} pages in {baseline['seconds']:.1f} s")
+        say(f"  {baseline['pages']} pages in {baseline['seconds']:.1f} s")
         report(case, dossier, baseline, version)
     except ingest.BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
@@ -433,7 +430,7 @@ def main() -> int:
             connections.close_all()
         if database is not None and not keep:
             with contextlib.suppress(psycopg.Error):
-                ingest._drop(database)
+                ingest.database_drop(database)
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -171,11 +171,11 @@ class Memory:
         return thread
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(message, flush=True)
 
 
-def _database() -> Database:
+def bench_database() -> Database:
     database = Database.from_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     if database.name != BENCH_DATABASE and os.environ.get("BENCH_RESET") != "1":
         raise BenchError(
@@ -186,7 +186,7 @@ def _database() -> Database:
     return database
 
 
-def _reset(database: Database) -> str:
+def database_reset(database: Database) -> str:
     try:
         admin = database.connect("postgres", autocommit=True)
     except psycopg.OperationalError as error:
@@ -203,7 +203,7 @@ def _reset(database: Database) -> str:
         return admin.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
-def _drop(database: Database) -> None:
+def database_drop(database: Database) -> None:
     with database.connect("postgres", autocommit=True) as admin:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -212,7 +212,7 @@ def _drop(database: Database) -> None:
         )
 
 
-def _server_env(database: Database, scratch: Path) -> dict[str, str]:
+def server_env(database: Database, scratch: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -227,7 +227,7 @@ def _server_env(database: Database, scratch: Path) -> dict[str, str]:
     }
 
 
-def _prepare(env: dict[str, str]) -> tuple[str, str]:
+def prepare(env: dict[str, str]) -> tuple[str, str]:
     """Migrate, then make an analyst's incident and a detector with an ingest token.
 
     Runs Django in this process with the server's settings; returns (reference, token).
@@ -240,9 +240,9 @@ def _prepare(env: dict[str, str]) -> tuple[str, str]:
     from django.db import connections
 
     from accounts.models import ApiToken, User
-    from accounts.services import api_token_create, membership_add, user_create
+    from accounts.services import api_token_create, user_create
     from incidents.models import Incident
-    from incidents.services import incident_open
+    from incidents.services import incident_open, membership_add
 
     call_command("migrate", interactive=False, verbosity=0)
     analyst = user_create(username="bench-analyst", role=User.Role.ANALYST)
@@ -261,7 +261,7 @@ def _prepare(env: dict[str, str]) -> tuple[str, str]:
     return incident.reference, token
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -350,10 +350,10 @@ def _post(port: int, path: str, token: str, body: Path) -> tuple[float, float, d
 def run_api(
     database: Database, scratch: Path, body: Path, generated: generator.Generated
 ) -> tuple[Timing, Memory, dict]:
-    env = _server_env(database, scratch)
-    reference, token = _prepare(env)
+    env = server_env(database, scratch)
+    reference, token = prepare(env)
     path = f"/api/v1/incidents/{reference}/query-logs/"
-    port, log = _free_port(), scratch / "gunicorn.log"
+    port, log = free_port(), scratch / "gunicorn.log"
     server = _start_server(env, port, log)
     stop = threading.Event()
     try:
@@ -486,7 +486,7 @@ def run_copy(
     return Timing(seconds, generated.rows, generated.uncompressed_bytes)
 
 
-def _verdict(passed: bool) -> str:
+def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
 
 
@@ -500,42 +500,42 @@ def report(
 ) -> None:
     ratio = api.rows_per_second / copy.rows_per_second
     peak = memory.peak_mib
-    _say("")
-    _say("Query-log ingestion benchmark (MB = 10^6 bytes, MB/s of uncompressed NDJSON)")
-    _say(f"  rows              {generated.rows:,}")
-    _say(
+    say("")
+    say("Query-log ingestion benchmark (MB = 10^6 bytes, MB/s of uncompressed NDJSON)")
+    say(f"  rows              {generated.rows:,}")
+    say(
         f"  body              {generated.compressed_bytes / MB:,.1f} MB gzip, "
         f"{generated.uncompressed_bytes / MB:,.1f} MB NDJSON "
         f"({generated.uncompressed_bytes / generated.rows:,.0f} bytes/row)"
     )
-    _say(
+    say(
         f"  database          {database.name} on {database.host}:{database.port} "
         f"(PostgreSQL {version}); {os.cpu_count()} CPUs"
     )
-    _say("")
-    _say("                               seconds       rows/s      MB/s")
+    say("")
+    say("                               seconds       rows/s      MB/s")
     for name, timing in (
         ("API (HTTP, gunicorn -w 1)", api),
         ("bare COPY (psycopg)", copy),
     ):
-        _say(
+        say(
             f"  {name:<27} {timing.seconds:>9.1f} {timing.rows_per_second:>12,.0f} "
             f"{timing.mb_per_second:>9.1f}"
         )
-    _say(f"    API: {api.detail}")
-    _say("")
-    _say(
+    say(f"    API: {api.detail}")
+    say("")
+    say(
         f"  API / COPY rows/s         {ratio:>6.2f}     target >= {TARGET_RATIO:.2f}"
-        f"      {_verdict(ratio >= TARGET_RATIO)}"
+        f"      {verdict(ratio >= TARGET_RATIO)}"
     )
-    _say(
+    say(
         f"  server peak RSS (VmHWM) {peak:>6.0f} MiB  target < {TARGET_RSS_MIB} MiB"
-        f"     {_verdict(peak < TARGET_RSS_MIB)}"
+        f"     {verdict(peak < TARGET_RSS_MIB)}"
     )
     shown = ", ".join(
         f"{pid}: {kib / 1024:.0f} MiB" for pid, kib in sorted(memory.peak_kib.items())
     )
-    _say(f"    per process: {shown} (first is the master)")
+    say(f"    per process: {shown} (first is the master)")
 
 
 def main() -> int:
@@ -545,23 +545,23 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="casebook-bench-"))
     database = None
     try:
-        database = _database()
-        version = _reset(database)
-        _say(f"Generating {count:,} rows (seed {seed}) as gzip NDJSON in {scratch}")
+        database = bench_database()
+        version = database_reset(database)
+        say(f"Generating {count:,} rows (seed {seed}) as gzip NDJSON in {scratch}")
         started = time.perf_counter()
         body = scratch / "query-logs.ndjson.gz"
         generated = generator.write_ndjson_gz(body, count, seed)
-        _say(
+        say(
             f"  {generated.compressed_bytes / MB:,.1f} MB gzip "
             f"({generated.uncompressed_bytes / MB:,.1f} MB NDJSON) "
             f"in {time.perf_counter() - started:.0f} s"
         )
-        _say("Posting them to the API (gunicorn, one sync worker)")
+        say("Posting them to the API (gunicorn, one sync worker)")
         api, memory, batch = run_api(database, scratch, body, generated)
-        _say(f"  {batch['rows']:,} rows in {api.seconds:.1f} s, batch {batch['id']}")
-        _say("Loading them with a bare COPY into a scratch table")
+        say(f"  {batch['rows']:,} rows in {api.seconds:.1f} s, batch {batch['id']}")
+        say("Loading them with a bare COPY into a scratch table")
         copy = run_copy(database, body, generated, batch)
-        _say(f"  {copy.rows:,} rows in {copy.seconds:.1f} s")
+        say(f"  {copy.rows:,} rows in {copy.seconds:.1f} s")
         report(generated, database, version, api, copy, memory)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
@@ -569,7 +569,7 @@ def main() -> int:
     finally:
         if database is not None and not keep:
             with contextlib.suppress(psycopg.Error):
-                _drop(database)
+                database_drop(database)
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

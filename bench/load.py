@@ -32,10 +32,10 @@ from bench.ingest import (
     BASE_DIR,
     BenchError,
     Database,
-    _drop,
-    _free_port,
-    _reset,
-    _say,
+    database_drop,
+    database_reset,
+    free_port,
+    say,
 )
 
 LOAD_DATABASE = "casebook_load"
@@ -49,7 +49,7 @@ WEB_WORKERS = int(os.environ.get("LOAD_WEB_WORKERS", "4"))
 BIN = BASE_DIR / ".venv" / "bin"
 
 
-def _database() -> Database:
+def bench_database() -> Database:
     database = Database.from_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     if database.name != LOAD_DATABASE and os.environ.get("BENCH_RESET") != "1":
         raise BenchError(
@@ -78,7 +78,7 @@ def _env(database: Database, scratch: Path) -> dict[str, str]:
     }
 
 
-def _prepare(env: dict[str, str]) -> tuple[str, str, str]:
+def prepare(env: dict[str, str]) -> tuple[str, str, str]:
     """Migrate, collect static files, seed the demo case and give its detector an
     ingest token. Runs Django in this process with the servers' settings; returns
     (reference, token, password)."""
@@ -219,8 +219,8 @@ def _failures(scratch: Path) -> list[str]:
 
 def report(idle: dict, load: dict, failures: list[str]) -> bool:
     empty = {"requests": 0, "errors": 0, "p50": 0.0, "p95": 0.0}
-    _say("")
-    _say(
+    say("")
+    say(
         f"{'page':<22}{'idle p50':>10}{'idle p95':>10}{'load p50':>10}"
         f"{'load p95':>10}{'requests':>10}{'errors':>8}  target"
     )
@@ -243,16 +243,16 @@ def report(idle: dict, load: dict, failures: list[str]) -> bool:
             ok = errors == 0 and busy["requests"] > 0
             line += f"{'PASS' if ok else 'FAIL'} (no error)"
         passed &= ok
-        _say(line)
+        say(line)
     total = sum(s["errors"] for s in (*idle.values(), *load.values()) if s)
     total -= (
         idle.get("Aggregated", empty)["errors"]
         + load.get("Aggregated", empty)["errors"]
     )
-    _say(f"errors in both passes: {total}  {'PASS' if total == 0 else 'FAIL'}")
+    say(f"errors in both passes: {total}  {'PASS' if total == 0 else 'FAIL'}")
     for failure in failures[:10]:
-        _say(f"  {failure}")
-    _say("RESULT: " + ("PASS" if passed and total == 0 else "FAIL"))
+        say(f"  {failure}")
+    say("RESULT: " + ("PASS" if passed and total == 0 else "FAIL"))
     return passed and total == 0
 
 
@@ -261,19 +261,19 @@ def _ms(stats: dict, key: str) -> str:
 
 
 def main() -> int:
-    database = _database()
+    database = bench_database()
     idle_seconds = int(os.environ.get("LOAD_IDLE_SECONDS", "30"))
     load_seconds = int(os.environ.get("LOAD_SECONDS", "60"))
-    version = _reset(database)
+    version = database_reset(database)
     scratch = Path(tempfile.mkdtemp(prefix="casebook-load-"))
     children: list[subprocess.Popen] = []
     try:
         env = _env(database, scratch)
-        _say(f"PostgreSQL {version}, database {database.name}: seeding the demo case")
+        say(f"PostgreSQL {version}, database {database.name}: seeding the demo case")
         started = time.monotonic()
-        reference, token, password = _prepare(env)
-        _say(f"seeded in {time.monotonic() - started:.0f} s; starting the servers")
-        port = _free_port()
+        reference, token, password = prepare(env)
+        say(f"seeded in {time.monotonic() - started:.0f} s; starting the servers")
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         server_log = scratch / "gunicorn.log"
         server = _start_server(env, port, server_log)
@@ -288,10 +288,10 @@ def main() -> int:
             "LOAD_TOKEN": token,
         }
         # Other processes on the machine skew both passes; say how busy it was.
-        _say(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        _say(f"{url}, {reference}: idle pass, one reader for {idle_seconds} s")
+        say(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        say(f"{url}, {reference}: idle pass, one reader for {idle_seconds} s")
         idle = _locust(url, locust_env, scratch, "idle", 1, idle_seconds, "IdleBrowser")
-        _say(
+        say(
             f"load pass: {BROWSERS} readers and {DETECTORS} detectors for "
             f"{load_seconds} s"
         )
@@ -306,10 +306,10 @@ def main() -> int:
             "Detector",
         )
         passed = report(idle, load, _failures(scratch))
-        _say(f"machine load average after: {os.getloadavg()[0]:.1f}")
+        say(f"machine load average after: {os.getloadavg()[0]:.1f}")
         errors = re.findall(r"^.*(?:Error|Traceback).*$", server_log.read_text(), re.M)
         for line in errors[:5]:
-            _say(f"  server: {line}")
+            say(f"  server: {line}")
         return 0 if passed else 1
     finally:
         for child in children:
@@ -320,7 +320,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         if os.environ.get("BENCH_KEEP") != "1":
-            _drop(database)
+            database_drop(database)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

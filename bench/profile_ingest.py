@@ -45,11 +45,11 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="casebook-profile-"))
     database = None
     try:
-        database = ingest._database()
-        ingest._reset(database)
+        database = ingest.bench_database()
+        ingest.database_reset(database)
         body = scratch / "query-logs.ndjson.gz"
         generated = generator.write_ndjson_gz(body, count, seed)
-        reference, _ = ingest._prepare(ingest._server_env(database, scratch))
+        reference, _ = ingest.prepare(ingest.server_env(database, scratch))
 
         from accounts.models import User
         from evidence.services.querylogs import query_log_ingest
@@ -84,7 +84,7 @@ def main() -> int:
 
             connections.close_all()
         if database is not None and os.environ.get("BENCH_KEEP") != "1":
-            ingest._drop(database)
+            ingest.database_drop(database)
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

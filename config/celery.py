@@ -1,5 +1,6 @@
 import logging
 import os
+from pathlib import Path
 
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
@@ -11,6 +12,28 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("casebook")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The folders of kombu's filesystem broker (the default of a newcomer's `make run`),
+# which kombu does not make itself.
+FILESYSTEM_BROKER_FOLDERS = (
+    "data_folder_in",
+    "data_folder_out",
+    "processed_folder",
+    "control_folder",
+)
+
+
+@app.on_after_configure.connect
+def filesystem_broker_folders(sender: Celery, **kwargs) -> None:
+    """Make the filesystem broker's folders when Celery is first configured (the
+    first message sent, the worker starting), not when the settings are imported."""
+    if not str(sender.conf.broker_url).startswith("filesystem://"):
+        return
+    options = sender.conf.broker_transport_options or {}
+    for name in FILESYSTEM_BROKER_FOLDERS:
+        if options.get(name):
+            Path(options[name]).mkdir(parents=True, exist_ok=True)
+
 
 logger = logging.getLogger(__name__)
 # How long a job request waits for the broker to answer before it is refused.

@@ -129,8 +129,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Folders are made where they are first used, never when settings are imported:
+# collectstatic or bin/serve makes this one, storage its own, the signing commands
+# theirs, config/celery.py the filesystem broker's.
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Evidence bytes: a local folder by default, or an S3-compatible bucket through
 # django-storages (credentials and endpoint from its AWS_S3_* / AWS_* variables).
@@ -240,7 +242,6 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = VAR_DIR / "celery" / "queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),

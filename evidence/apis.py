@@ -59,7 +59,9 @@ class EvidenceListApi(APIView):
     def initial(self, request, *args, **kwargs):
         # Before authentication: a session's CSRF check already reads the body.
         if request.method == "POST":
-            install_hashing_upload_handler(request._request)
+            # DRF has no public name for the Django request it wraps; the handler
+            # must be installed on that request before anything reads its body.
+            install_hashing_upload_handler(request._request)  # noqa: SLF001
         super().initial(request, *args, **kwargs)
 
     @extend_schema(responses=s.EvidenceOutput(many=True))

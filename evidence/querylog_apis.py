@@ -193,7 +193,9 @@ class QueryLogListApi(APIView):
         batch, created = query_log_ingest(
             incident=incident,
             by=request.user,
-            stream=request._request,  # the raw body, read in chunks, never parsed by DRF
+            # The raw body, read in chunks, never parsed by DRF; DRF has no public name
+            # for the Django request it wraps.
+            stream=request._request,  # noqa: SLF001
             content_type=request.content_type,
             content_encoding=request.headers.get("Content-Encoding", ""),
             idempotency_key=key,

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from config.rfc3339 import OffsetDateTimeField
 from incidents.models import Alert, Incident
-from incidents.serializers import StrictInput, _Output, absolute
+from incidents.serializers import IdOutput, StrictInput, absolute
 
 
 class NumberField(serializers.FloatField):
@@ -75,7 +75,7 @@ class AlertSubjectOutput(serializers.Serializer):
     value = serializers.CharField()
 
 
-class AlertOutput(_Output):
+class AlertOutput(IdOutput):
     url = serializers.SerializerMethodField()
     source = serializers.CharField()
     external_id = serializers.CharField()

@@ -3,8 +3,8 @@
 Writes: `alert_receive` (deduplicate, correlate, attach) and the triage acts
 `alert_promote`, `alert_merge`, `alert_dismiss`. Reads are in `alert_selectors`.
 
-Lock order is alert key, then alert, then incident(s) by id, in every write here, so
-two writes never wait on each other crosswise.
+Every write here locks the alert's key, then the alert, then its incident(s) by
+ascending id: the lock order of every writer (incidents/locks.py).
 """
 
 import math
@@ -17,11 +17,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import membership_add
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents import services
 from incidents.history import history_record
-from incidents.models import Alert, AlertKey, Incident, Subject
+from incidents.locks import incident_lock, incidents_lock
+from incidents.models import Alert, AlertKey, Incident
 from incidents.selectors import incident_visible_to
 from incidents.subjects import normalise_subject
 
@@ -125,26 +125,6 @@ def _seen_by(by: User, source: str, external_id: str) -> Alert | None:
     )
 
 
-def _add_subjects(incident: Incident, by: User, subjects: list[dict]) -> int:
-    """Add the subjects `incident` (locked by the caller) lacks; one history row each."""
-    present = set(
-        Subject.objects.filter(incident=incident).values_list("kind", "value")
-    )
-    added = 0
-    for subject in subjects:
-        if (subject["kind"], subject["value"]) in present:
-            continue
-        services._subject_create(
-            incident=incident,
-            by=by,
-            kind=subject["kind"],
-            value=subject["value"],
-            note="",
-        )
-        added += 1
-    return added
-
-
 def _correlate(by: User, subjects: list[dict]) -> Incident | None:
     """The most recently updated incident `by` may see, not closed, that shares a
     subject with the alert; locked. None when there is none."""
@@ -162,7 +142,7 @@ def _correlate(by: User, subjects: list[dict]) -> Incident | None:
     )
     if candidate is None:
         return None
-    candidate = services._lock(candidate)
+    candidate = incident_lock(candidate)
     # Closed between the search and the lock: correlate to nothing rather than wait.
     return None if candidate.status == S.CLOSED else candidate
 
@@ -201,7 +181,7 @@ def alert_receive(
     source = _required_text(source, "source")
     external_id = _required_text(external_id, "external_id")
     title = _required_text(title, "title")
-    services._check_choice("severity", severity, Incident.Severity)
+    services.require_choice("severity", severity, Incident.Severity)
     model = (model or "").strip()
     clean_subjects = _clean_subjects(subjects or [])
     clean_signals = _clean_signals(signals or [])
@@ -217,9 +197,7 @@ def alert_receive(
             alert.save(update_fields=["occurrences", "last_seen_at"])
             return alert, False
 
-        target = (
-            services._lock(incident) if incident else _correlate(by, clean_subjects)
-        )
+        target = incident_lock(incident) if incident else _correlate(by, clean_subjects)
         if target is None:
             # A detector's new incident goes to the triage team, so people see it.
             team = list(
@@ -241,10 +219,14 @@ def alert_receive(
                 allow_service=True,
             )
             for member in team[1:]:
-                membership_add(incident=target, user=member, by=by)
+                services.membership_add(
+                    incident=target, user=member, by=by, allow_service=True
+                )
         else:
-            _add_subjects(target, by, clean_subjects)
-            services._touch(target)
+            services.subjects_add_missing(
+                incident=target, by=by, subjects=clean_subjects
+            )
+            services.incident_touch(incident=target)
         alert = Alert.objects.create(
             source=source,
             external_id=external_id,
@@ -311,7 +293,7 @@ def alert_promote(*, alert: Alert, by: User) -> Alert:
     with transaction.atomic():
         alert = _lock_alert(alert)
         _require_new(alert, "promoted")
-        incident = services._lock(alert.incident)
+        incident = incident_lock(alert.incident)
         if incident.status == S.CLOSED:
             raise Conflict(
                 f"{incident.reference} is closed; reopen it before promoting the alert."
@@ -360,8 +342,7 @@ def alert_merge(*, alert: Alert, by: User, into: Incident) -> Alert:
                 f"{into.reference} already has alert {_label(alert)}; "
                 "dismiss this one instead."
             )
-        first, second = sorted([alert.incident, into], key=lambda i: i.pk)
-        locked = {i.pk: i for i in (services._lock(first), services._lock(second))}
+        locked = incidents_lock([alert.incident, into])
         origin, target = locked[alert.incident_id], locked[into.pk]
         if target.status == S.CLOSED:
             raise Conflict(
@@ -369,7 +350,7 @@ def alert_merge(*, alert: Alert, by: User, into: Incident) -> Alert:
             )
         alert.incident = target
         _handled(alert, by, A.MERGED, ("incident",))
-        _add_subjects(target, by, alert.subjects)
+        services.subjects_add_missing(incident=target, by=by, subjects=alert.subjects)
         moved = {"alert": alert.pk, "status": A.MERGED}
         history_record(
             incident=origin,
@@ -387,8 +368,8 @@ def alert_merge(*, alert: Alert, by: User, into: Incident) -> Alert:
             before={"alert": alert.pk, "incident": origin.reference},
             after={**moved, "incident": target.reference},
         )
-        services._touch(origin)
-        services._touch(target)
+        services.incident_touch(incident=origin)
+        services.incident_touch(incident=target)
     return alert
 
 
@@ -402,7 +383,7 @@ def alert_dismiss(*, alert: Alert, by: User, reason: str) -> Alert:
     with transaction.atomic():
         alert = _lock_alert(alert)
         _require_new(alert, "dismissed")
-        incident = services._lock(alert.incident)
+        incident = incident_lock(alert.incident)
         alert.dismissed_reason = reason
         _handled(alert, by, A.DISMISSED, ("dismissed_reason",))
         history_record(
@@ -414,5 +395,5 @@ def alert_dismiss(*, alert: Alert, by: User, reason: str) -> Alert:
             after={"alert": alert.pk, "status": A.DISMISSED},
             reason=reason,
         )
-        services._touch(incident)
+        services.incident_touch(incident=incident)
     return alert

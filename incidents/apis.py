@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get_by_username
-from accounts.services import membership_add, membership_remove
 from config.errors import InvalidInput
 from incidents import selectors, services
 from incidents import serializers as s
@@ -238,10 +237,9 @@ class MemberListApi(APIView):
     )
     def post(self, request: Request, reference: str) -> Response:
         incident = incident_or_404(request, reference)
-        services.require_case_editor(request.user)
         data = s.MemberInput.validated(request.data)
         user = user_or_400(data["user"], "user")
-        membership, created = membership_add(
+        membership, created = services.membership_add(
             incident=incident, user=user, by=request.user
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -260,11 +258,12 @@ class MemberDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, reference: str, username: str) -> Response:
         incident = incident_or_404(request, reference)
-        services.require_case_editor(request.user)
         membership = selectors.member_get(incident, username)
         if membership is None:
             raise NotFound()
-        membership_remove(incident=incident, user=membership.user, by=request.user)
+        services.membership_remove(
+            incident=incident, user=membership.user, by=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -98,11 +98,14 @@ class MemberInput(StrictInput):
     user = serializers.CharField(max_length=150)
 
 
-class _Output(serializers.Serializer):
+# The base of every output: each object carries its `id` (and a `url`, added per
+# kind). A comment, not a docstring: drf-spectacular would print a docstring into
+# every subclass's schema description.
+class IdOutput(serializers.Serializer):
     id = serializers.IntegerField()
 
 
-class SubjectOutput(_Output):
+class SubjectOutput(IdOutput):
     url = serializers.SerializerMethodField()
     kind = serializers.CharField()
     value = serializers.CharField()
@@ -119,7 +122,7 @@ class SubjectOutput(_Output):
         )
 
 
-class IncidentOutput(_Output):
+class IncidentOutput(IdOutput):
     url = serializers.SerializerMethodField()
     reference = serializers.CharField()
     title = serializers.CharField()
@@ -163,7 +166,7 @@ class IncidentOutput(_Output):
         }
 
 
-class TimelineOutput(_Output):
+class TimelineOutput(IdOutput):
     url = serializers.SerializerMethodField()
     occurred_at = serializers.DateTimeField()
     recorded_at = serializers.DateTimeField()
@@ -181,7 +184,7 @@ class TimelineOutput(_Output):
         )
 
 
-class NoteOutput(_Output):
+class NoteOutput(IdOutput):
     url = serializers.SerializerMethodField()
     body = serializers.CharField()
     privileged = serializers.BooleanField(source="is_privileged")
@@ -194,7 +197,7 @@ class NoteOutput(_Output):
         )
 
 
-class TaskOutput(_Output):
+class TaskOutput(IdOutput):
     url = serializers.SerializerMethodField()
     title = serializers.CharField()
     assignee = serializers.CharField(source="assignee.username", allow_null=True)
@@ -210,7 +213,7 @@ class TaskOutput(_Output):
         )
 
 
-class MemberOutput(_Output):
+class MemberOutput(IdOutput):
     url = serializers.SerializerMethodField()
     user = serializers.CharField(source="user.username")
     role = serializers.CharField(source="user.role")
@@ -226,7 +229,7 @@ class MemberOutput(_Output):
         )
 
 
-class HistoryOutput(_Output):
+class HistoryOutput(IdOutput):
     url = serializers.SerializerMethodField()
     at = serializers.DateTimeField()
     actor = serializers.CharField(source="actor.username", allow_null=True)

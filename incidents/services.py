@@ -7,10 +7,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.services import membership_add
+from accounts.models import Membership, User
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents.history import history_record
+from incidents.locks import incident_lock
 from incidents.models import (
     Incident,
     Note,
@@ -41,18 +41,19 @@ EDITABLE_FIELDS = (
 )
 
 
-def require_case_editor(user: User) -> None:
+def require_case_editor(user: User, *, allow_service: bool = False) -> None:
+    """Refuse (NotAllowed) a user whose role cannot change incidents. `allow_service`
+    also lets a detection tool's service account through, for the few acts it may
+    do (opening an incident from an alert, with its memberships)."""
+    if allow_service and user.role == User.Role.SERVICE:
+        return
     if not user.can_edit_cases:
         raise NotAllowed(f"Your role ({user.role}) cannot change incidents.")
 
 
-def _lock(incident: Incident) -> Incident:
-    # NO KEY UPDATE: inserts of rows that point at the incident (a long query-log load
-    # holds KEY SHARE on it) neither block this lock nor are blocked by it.
-    return Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
-
-
-def _check_choice(field: str, value: Any, choices: type) -> None:
+def require_choice(field: str, value: Any, choices: type) -> None:
+    """Refuse (InvalidInput naming `field`) a value that is not one of `choices`, a
+    model's TextChoices: `require_choice("severity", value, Incident.Severity)`."""
     if value not in choices.values:
         allowed = ", ".join(choices.values)
         raise InvalidInput.for_field(field, f"'{value}' is not one of: {allowed}.")
@@ -102,14 +103,13 @@ def incident_open(
     service does, for an alert that correlates to nothing); people still need a
     case-editing role. Records `incident.opened`, the membership and each subject.
     """
-    if not (allow_service and by.role == User.Role.SERVICE):
-        require_case_editor(by)
+    require_case_editor(by, allow_service=allow_service)
     title = (title or "").strip()
     if not title:
         raise InvalidInput.for_field("title", "A title is required.")
-    _check_choice("kind", kind, Incident.Kind)
-    _check_choice("severity", severity, Incident.Severity)
-    _check_choice("tlp", tlp, Incident.Tlp)
+    require_choice("kind", kind, Incident.Kind)
+    require_choice("severity", severity, Incident.Severity)
+    require_choice("tlp", tlp, Incident.Tlp)
     models_list = _clean_models(affected_models or [])
     normalised_subjects = []
     for index, subject in enumerate(subjects or []):
@@ -150,9 +150,14 @@ def incident_open(
             summary=f"Opened {reference}: {title}",
             after=_snapshot(incident),
         )
-        membership_add(incident=incident, user=by, by=by)
+        membership_add(incident=incident, user=by, by=by, allow_service=allow_service)
         if incident.owner_id != by.pk:
-            membership_add(incident=incident, user=incident.owner, by=by)
+            membership_add(
+                incident=incident,
+                user=incident.owner,
+                by=by,
+                allow_service=allow_service,
+            )
         unique: dict[tuple[str, str], str] = {}
         for (
             kind_,
@@ -198,9 +203,9 @@ def incident_update(
             raise InvalidInput.for_field("title", "A title is required.")
     for field, choices in (("kind", Incident.Kind), ("severity", Incident.Severity)):
         if field in changes:
-            _check_choice(field, changes[field], choices)
+            require_choice(field, changes[field], choices)
     if "tlp" in changes:
-        _check_choice("tlp", changes["tlp"], Incident.Tlp)
+        require_choice("tlp", changes["tlp"], Incident.Tlp)
     if "affected_models" in changes:
         changes["affected_models"] = _clean_models(changes["affected_models"])
     if "owner" in changes and (
@@ -209,7 +214,7 @@ def incident_update(
         raise InvalidInput.for_field("owner", "The owner must be an active user.")
 
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         changed = []
         for field, new in changes.items():
             old = getattr(incident, field)
@@ -244,10 +249,10 @@ def incident_transition(
     Raises Conflict (and changes nothing) for a move the state machine forbids.
     """
     require_case_editor(by)
-    _check_choice("to", to, Incident.Status)
+    require_choice("to", to, Incident.Status)
     reason = (reason or "").strip()
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         current = incident.status
         if to == current:
             return incident
@@ -279,6 +284,63 @@ def incident_transition(
     return incident
 
 
+def membership_add(
+    *, incident: Incident, user: User, by: User, allow_service: bool = False
+) -> tuple[Membership, bool]:
+    """Give `user` access to `incident`. Returns (membership, created).
+
+    `by` needs a case-editing role (`allow_service`: or be a detection tool's service
+    account, for the incidents its alerts open). Records `member.added` in the
+    incident history; adding a member again changes and records nothing."""
+    require_case_editor(by, allow_service=allow_service)
+    if not user.is_active:
+        raise InvalidInput.for_field("user", f"{user.username} is not an active user.")
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            incident=incident, user=user, defaults={"added_by": by}
+        )
+        if created:
+            history_record(
+                incident=incident,
+                actor=by,
+                action="member.added",
+                summary=f"Added member {user.username} ({user.role})",
+                after={"user": user.username, "role": user.role},
+            )
+    return membership, created
+
+
+def membership_remove(*, incident: Incident, user: User, by: User) -> None:
+    """Take away `user`'s access. `by` needs a case-editing role. The owner cannot be
+    removed (move ownership first): the owner is read under the incident's lock, so a
+    concurrent change of owner is seen.
+
+    Records `member.removed` in the incident history."""
+    require_case_editor(by)
+    with transaction.atomic():
+        incident = incident_lock(incident)
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(incident=incident, user=user)
+            .first()
+        )
+        if membership is None:
+            raise InvalidInput.for_field("user", f"{user.username} is not a member.")
+        if incident.owner_id == user.pk:
+            raise Conflict(
+                f"{user.username} owns {incident.reference}; change the owner first."
+            )
+        # Memberships are access grants, not records; the history keeps the record.
+        membership.delete()
+        history_record(
+            incident=incident,
+            actor=by,
+            action="member.removed",
+            summary=f"Removed member {user.username}",
+            before={"user": user.username, "role": user.role},
+        )
+
+
 def _subject_create(
     *, incident: Incident, by: User, kind: str, value: str, note: str
 ) -> Subject:
@@ -295,6 +357,27 @@ def _subject_create(
     return subject
 
 
+def subjects_add_missing(*, incident: Incident, by: User, subjects: list[dict]) -> int:
+    """Add those of `subjects` (each {"kind", "value"}, the value already normalised
+    with `normalise_subject`) that `incident` does not have yet, with no note; one
+    `subject.added` history row each. Returns how many were added.
+
+    Precondition: the caller holds `incident_lock(incident)` and has checked `by`'s
+    right to act (the alert services do both). Does not touch the incident."""
+    present = set(
+        Subject.objects.filter(incident=incident).values_list("kind", "value")
+    )
+    added = 0
+    for subject in subjects:
+        key = (subject["kind"], subject["value"])
+        if key in present:
+            continue
+        _subject_create(incident=incident, by=by, kind=key[0], value=key[1], note="")
+        present.add(key)
+        added += 1
+    return added
+
+
 def subject_add(
     *, incident: Incident, by: User, kind: str, value: str, note: str = ""
 ) -> tuple[Subject, bool]:
@@ -303,7 +386,7 @@ def subject_add(
     require_case_editor(by)
     value = normalise_subject(kind, value)
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         existing = Subject.objects.filter(
             incident=incident, kind=kind, value=value
         ).first()
@@ -312,11 +395,14 @@ def subject_add(
         subject = _subject_create(
             incident=incident, by=by, kind=kind, value=value, note=note or ""
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return subject, True
 
 
-def _touch(incident: Incident) -> None:
+def incident_touch(*, incident: Incident) -> None:
+    """Mark `incident` as changed now (`updated_at`), as every service that changes one
+    of its parts does. Precondition: the caller holds `incident_lock(incident)` and
+    records the change itself."""
     incident.updated_at = timezone.now()
     incident.save(update_fields=["updated_at"])
 
@@ -340,7 +426,7 @@ def timeline_add(
             "occurred_at", "An event cannot occur in the future."
         )
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         entry = TimelineEntry.objects.create(
             incident=incident,
             occurred_at=occurred_at,
@@ -360,7 +446,7 @@ def timeline_add(
                 "source": source,
             },
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return entry
 
 
@@ -373,7 +459,7 @@ def note_add(
     if not body:
         raise InvalidInput.for_field("body", "A note needs a body.")
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         note = Note.objects.create(
             incident=incident, body=body, is_privileged=privileged, author=by
         )
@@ -384,7 +470,7 @@ def note_add(
             summary="Added a privileged note" if privileged else "Added a note",
             after={"note": note.pk, "privileged": privileged},
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return note
 
 
@@ -402,7 +488,7 @@ def task_add(
     if not title:
         raise InvalidInput.for_field("title", "A task needs a title.")
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = incident_lock(incident)
         if assignee and not (
             assignee.is_admin or incident.memberships.filter(user=assignee).exists()
         ):
@@ -429,14 +515,14 @@ def task_add(
                 "due_on": due_on.isoformat() if due_on else None,
             },
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return task
 
 
 def task_set_done(*, task: Task, by: User, is_done: bool) -> Task:
     require_case_editor(by)
     with transaction.atomic():
-        incident = _lock(task.incident)
+        incident = incident_lock(task.incident)
         task = Task.objects.select_for_update().get(pk=task.pk)
         if task.is_done == is_done:
             return task
@@ -451,5 +537,5 @@ def task_set_done(*, task: Task, by: User, is_done: bool) -> Task:
             before={"task": task.pk, "is_done": not is_done},
             after={"task": task.pk, "is_done": is_done},
         )
-        _touch(incident)
+        incident_touch(incident=incident)
     return task

@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_get_by_username
-from accounts.services import membership_add, membership_remove
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
@@ -287,11 +286,11 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
         )
         return _back(incident, "members")
 
-    def add():
-        services.require_case_editor(request.user)
-        membership_add(incident=incident, user=user, by=request.user)
-
-    _run(request, add, f"{user.username} can now see {incident.reference}.")
+    _run(
+        request,
+        lambda: services.membership_add(incident=incident, user=user, by=request.user),
+        f"{user.username} can now see {incident.reference}.",
+    )
     return _back(incident, "members")
 
 
@@ -303,9 +302,11 @@ def member_remove(request: HttpRequest, reference: str, username: str) -> HttpRe
     if membership is None:
         raise Http404
 
-    def remove():
-        services.require_case_editor(request.user)
-        membership_remove(incident=incident, user=membership.user, by=request.user)
-
-    _run(request, remove, f"{username} removed from {incident.reference}.")
+    _run(
+        request,
+        lambda: services.membership_remove(
+            incident=incident, user=membership.user, by=request.user
+        ),
+        f"{username} removed from {incident.reference}.",
+    )
     return _back(incident, "members")

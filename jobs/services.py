@@ -7,7 +7,7 @@
 Every change of state locks the job's row (or is one conditional UPDATE), and none
 leaves a finished job: a job that is done or failed stays so, whoever comes second.
 The lock order is the job row first, then whatever the kind's own work locks (its
-incident, evidence, the custody ledger).
+incident, evidence, the custody ledger), as every writer's (incidents/locks.py).
 
 Messages are at-least-once: a job may be sent twice (a re-send by the sweeper, a
 Celery redelivery, a retry). The claim is what makes that harmless: it takes a job

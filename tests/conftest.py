@@ -1,10 +1,19 @@
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from incidents import append_only
+from config import append_only
 from tests.factories import UserFactory, make_incident, make_token
+
+
+def pytest_configure(config):
+    # Settings make no folders when imported: the SQLite test database lives in var/,
+    # and whitenoise warns about a missing static root.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import factory
 
 from accounts.models import User
-from accounts.services import api_token_create, membership_add
+from accounts.services import api_token_create
 from incidents import services
 from incidents.models import Incident
 
@@ -31,7 +31,7 @@ def make_incident(*, by: User, members: list[User] = (), **fields) -> Incident:
     fields.setdefault("severity", Incident.Severity.HIGH)
     incident = services.incident_open(by=by, **fields)
     for member in members:
-        membership_add(incident=incident, user=member, by=by)
+        services.membership_add(incident=incident, user=member, by=by)
     return incident
 
 

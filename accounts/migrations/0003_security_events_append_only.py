@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from incidents import append_only
+from config import append_only
 
 
 class Migration(migrations.Migration):

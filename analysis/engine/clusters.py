@@ -107,7 +107,7 @@ def cluster_signals(
     result = {}
     counts = signals.counts
     total = int(counts[members].sum())
-    typical = S._baseline_text("volume", signals.baselines["volume"])
+    typical = S.baseline_text("volume", signals.baselines["volume"])
     result["volume"] = {
         "value": total,
         "baseline": S.number(signals.baselines["volume"]),
@@ -133,7 +133,7 @@ def cluster_signals(
             "value": S.number(median),
             "baseline": S.number(baseline),
             "explanation": f"{name.replace('_', ' ').capitalize()}: median member "
-            f"{shown(median)}, median account {S._baseline_text(name, baseline)}.",
+            f"{shown(median)}, median account {S.baseline_text(name, baseline)}.",
         }
     for name, what in S.HARVESTING.items():
         hits = signals.hits[name]

@@ -48,7 +48,7 @@ class Links:
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
-def _prefix(address: str, v4: int, v6: int) -> str:
+def network_prefix(address: str, v4: int, v6: int) -> str:
     """'203.0.113.7' -> '203.0.113.0/24'; through socket's C parsers, as ipaddress
     takes 30 microseconds an address and a case has tens of thousands."""
     family, bits = (socket.AF_INET6, 128) if ":" in address else (socket.AF_INET, 32)
@@ -90,7 +90,7 @@ def attributes(facts: Facts, parameters: dict, cap: int) -> dict[str, Attribute]
         result[kind] = _attribute(kind, code, account, names, size, cap)
         if kind == "ip":
             v4, v6 = parameters["ipv4_prefix"], parameters["ipv6_prefix"]
-            net_code, net_names = factorise([_prefix(n, v4, v6) for n in names])
+            net_code, net_names = factorise([network_prefix(n, v4, v6) for n in names])
             result["ip_prefix"] = _attribute(
                 "ip_prefix", net_code[code], account, net_names, size, cap
             )

@@ -42,9 +42,9 @@ from django.db import connection, transaction
 from analysis.engine.columns import Combinations, combination_columns
 from analysis.engine.templates import NearDuplicates, near_duplicates
 from evidence import querylog_facets
-from evidence.models import QueryLogBatch, QueryLogRow
+from evidence.models import QueryLogBatch
 
-TABLE = QueryLogRow._meta.db_table
+TABLE = querylog_facets.ROWS
 FACETS = querylog_facets.FACETS
 MICROSECONDS = 1_000_000
 # PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.

@@ -166,7 +166,8 @@ def duration(hours: float | None) -> str:
     return f"{hours:.1f} hours"
 
 
-def _baseline_text(name: str, baseline: float | None) -> str:
+def baseline_text(name: str, baseline: float | None) -> str:
+    """How the median account's value of signal `name` reads in an explanation."""
     if baseline is None:
         return "no account has one"
     if name == "volume":
@@ -263,7 +264,7 @@ def _timing_text(
 def _template_text(signals: Signals, parameters: dict) -> list[str]:
     found = signals.found
     words, jaccard = parameters["shingle_words"], parameters["template_jaccard"]
-    typical = _baseline_text("template_rate", signals.baselines["template_rate"])
+    typical = baseline_text("template_rate", signals.baselines["template_rate"])
     return [
         f"{m} of {c} sampled prompts ({x}) nearly duplicate another "
         f"account's (word {words}-gram Jaccard >= {jaccard:g}); median account "
@@ -312,7 +313,7 @@ def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict]:
     (harvesting_signals and template_signals add the others to the same dicts)."""
     values = timing_values(counts, timing)
     v = {name: values[name].tolist() for name in TIMING_SIGNALS}
-    typical = {name: _baseline_text(name, _median(values[name])) for name in v}
+    typical = {name: baseline_text(name, _median(values[name])) for name in v}
     text = _timing_text(v, typical, timing)
     result: list[dict] = [{} for _ in range(counts.size)]
     for name in TIMING_SIGNALS:

@@ -11,7 +11,7 @@ from evidence.models import CustodyEvent, Evidence, ForensicResult
 from evidence.services.custody import custody_batch, custody_received_sha256
 from evidence.services.storage import blob_rehash
 from incidents.history import history_record
-from incidents.models import Incident
+from incidents.locks import incident_lock
 
 
 def content_refusal(user: User, *, evidence: Evidence | None = None) -> str | None:
@@ -100,10 +100,8 @@ def evidence_download(*, evidence: Evidence, by: User, purpose: str = "") -> str
     observed, size = blob_rehash(evidence.blob)
     intact = _intact(evidence, observed, size)
     with transaction.atomic():
-        if not intact:  # lock the incident first, as every writer does
-            incident = Incident.objects.select_for_update(no_key=True).get(
-                pk=evidence.incident_id
-            )
+        if not intact:  # the incident before the ledger (incidents/locks.py)
+            incident = incident_lock(evidence.incident_id)
         with custody_batch() as ledger:
             ledger.append(
                 evidence=evidence,

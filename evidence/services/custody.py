@@ -1,7 +1,8 @@
 """The custody ledger: appends, per-item hash chains and signed checkpoints.
 
 Every writer goes through `custody_batch()`, which locks the single LedgerHead row
-for the rest of the caller's transaction. Positions are therefore handed out one
+for the rest of the caller's transaction, after any other lock it takes (the lock
+order of every writer, incidents/locks.py). Positions are therefore handed out one
 writer at a time, never forked or reused, and a rolled-back transaction gives its
 positions back. When the batch ends, a checkpoint over the new tree is signed.
 """

@@ -29,6 +29,7 @@ from evidence.services.bundle import (
     bundle_write_files,
 )
 from evidence.services.verification import custody_verify
+from incidents.locks import incident_lock
 from incidents.models import Incident
 from incidents.selectors import incident_visible_to
 from jobs.models import Job
@@ -78,7 +79,7 @@ def custody_verification_request(
     require_content_reader(by)
     with transaction.atomic():
         # Serialises concurrent requests for the same incident (the check below).
-        Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
+        incident_lock(incident)
         running = _unfinished(CustodyVerification, incident=incident)
         if running is not None:
             return running
@@ -142,7 +143,7 @@ def custody_bundle_request(
     recorded until the bundle is built (see `custody_bundle_run`)."""
     require_content_reader(by)
     with transaction.atomic():
-        Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
+        incident_lock(incident)
         running = _unfinished(
             CustodyBundle,
             incident=incident,

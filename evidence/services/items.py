@@ -19,6 +19,7 @@ from evidence.services.custody import (
 )
 from evidence.services.storage import blob_rehash, blob_store, detect_media_type
 from incidents.history import history_record
+from incidents.locks import incident_lock
 from incidents.models import Incident
 from incidents.services import require_case_editor
 
@@ -46,12 +47,6 @@ def clean_original_name(name: str) -> tuple[str, str | None]:
     if base in ("", ".", ".."):
         raise InvalidInput.for_field("file", f"'{name}' is not a file name.")
     return base, (name if base != name else None)
-
-
-def _lock_incident(incident: Incident) -> Incident:
-    # NO KEY UPDATE: rows being inserted that point at the incident (a long query-log
-    # load holds KEY SHARE on it) do not block this lock, nor it them.
-    return Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
 
 
 def evidence_add(
@@ -89,7 +84,7 @@ def evidence_add(
 
     blob = blob_store(source=upload, sha256=sha256, size=upload.size)
     with transaction.atomic():
-        incident = _lock_incident(incident)
+        incident = incident_lock(incident)
         number = (incident.evidence.aggregate(n=Max("exhibit_number"))["n"] or 0) + 1
         item = Evidence.objects.create(
             incident=incident,
@@ -180,9 +175,9 @@ def custody_add(
         details.update(tool=tool.strip(), tool_version=(tool_version or "").strip())
     observed, _ = blob_rehash(evidence.blob)
     with transaction.atomic():
-        # Lock order of every custody writer: incident, then item, then ledger head;
+        # The lock order (incidents/locks.py): incident, then item, then ledger head;
         # NO KEY UPDATE so the ledger's foreign-key checks on the item never wait on it.
-        _lock_incident(evidence.incident)
+        incident_lock(evidence.incident)
         item = Evidence.objects.select_for_update(no_key=True).get(pk=evidence.pk)
         if item.is_withdrawn:
             raise Conflict(
@@ -227,7 +222,7 @@ def evidence_withdraw(*, evidence: Evidence, by: User, reason: str) -> Evidence:
     if not reason:
         raise InvalidInput.for_field("reason", "A withdrawal needs a reason.")
     with transaction.atomic():
-        incident = _lock_incident(evidence.incident)
+        incident = incident_lock(evidence.incident)
         item = Evidence.objects.select_for_update(no_key=True).get(pk=evidence.pk)
         if incident.is_under_legal_hold:
             raise Conflict(
@@ -279,7 +274,7 @@ def legal_hold_change(
         raise InvalidInput.for_field("reason", "A legal hold change needs a reason.")
     setting = action == "set"
     with transaction.atomic():
-        incident = _lock_incident(incident)
+        incident = incident_lock(incident)
         if incident.is_under_legal_hold == setting:
             state = "already under" if setting else "not under"
             raise Conflict(f"{incident.reference} is {state} legal hold.")

@@ -363,7 +363,7 @@ def query_log_facets_backfill() -> list[int]:
 def _store_rows(batch: QueryLogBatch, incident: Incident, staged: _Staged) -> None:
     columns = ("batch_id", "incident_id", "line", "row_sha256", *ROW_COLUMNS)
     if connection.vendor == "postgresql":
-        table = QueryLogRow._meta.db_table
+        table = querylog_facets.ROWS
         # The raw cursor bypasses Django's error translation; wrapping it makes a lost
         # connection a django.db OperationalError like any other query's (a 503).
         with connection.cursor() as cursor, connection.wrap_database_errors:

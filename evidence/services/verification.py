@@ -24,6 +24,7 @@ from evidence.models import (
 from evidence.services.custody import FIRST_ACTIONS, GENESIS, custody_batch
 from evidence.services.storage import blob_chunks, blob_rehash
 from incidents.history import history_record
+from incidents.locks import incidents_lock
 from incidents.models import Incident
 
 # Columns that repeat a field of the hashed body; a difference means the row was edited.
@@ -408,11 +409,8 @@ def custody_verify(
     if incident is not None:
         incidents[incident.pk] = incident
     with transaction.atomic():
-        # Incidents before the ledger: the same lock order as every other writer.
-        locked = {
-            pk: Incident.objects.select_for_update(no_key=True).get(pk=pk)
-            for pk in sorted(incidents)
-        }
+        # Incidents before the ledger (incidents/locks.py).
+        locked = incidents_lock(incidents)
         if items:
             with custody_batch() as ledger:
                 for item in items:

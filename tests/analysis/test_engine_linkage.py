@@ -9,7 +9,7 @@ from django.db import transaction
 
 from analysis.engine import DEFAULT_PARAMETERS, analysis_parameters_clean
 from analysis.engine.edges import summary
-from analysis.engine.linkage import _prefix, threshold_for
+from analysis.engine.linkage import network_prefix, threshold_for
 from config.errors import InvalidInput
 from tests.analysis.engine_helpers import START, TEMPLATE, analyse, ingest, row
 
@@ -153,9 +153,9 @@ def test_no_rows_give_an_empty_result():
 
 
 def test_network_prefixes_follow_the_parameters():
-    assert _prefix("203.0.113.7", 24, 48) == "203.0.113.0/24"
-    assert _prefix("2001:db8:a1:9::14", 24, 48) == "2001:db8:a1::/48"
-    assert _prefix("198.51.100.23", 16, 48) == "198.51.0.0/16"
+    assert network_prefix("203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert network_prefix("2001:db8:a1:9::14", 24, 48) == "2001:db8:a1::/48"
+    assert network_prefix("198.51.100.23", 16, 48) == "198.51.0.0/16"
 
 
 def test_a_summary_joins_reasons_into_one_sentence():
@@ -228,6 +228,6 @@ def test_reading_beside_or_inside_a_transaction_gives_the_same_result(
 
 
 def test_an_ipv4_mapped_address_falls_into_its_ipv4_network():
-    assert _prefix("::ffff:203.0.113.7", 24, 48) == "203.0.113.0/24"
-    assert _prefix("203.0.113.7", 24, 48) == "203.0.113.0/24"
-    assert _prefix("2001:db8:a1:9::b", 24, 48) == "2001:db8:a1::/48"
+    assert network_prefix("::ffff:203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert network_prefix("203.0.113.7", 24, 48) == "203.0.113.0/24"
+    assert network_prefix("2001:db8:a1:9::b", 24, 48) == "2001:db8:a1::/48"

@@ -13,10 +13,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from config import append_only
 from evidence.models import Blob, Checkpoint, CustodyEvent, Evidence, LedgerHead
 from evidence.services.custody import custody_record
 from evidence.tasks import custody_verify_all_task
-from incidents import append_only
 from incidents.models import HistoryEntry, Incident
 from tests.evidence.conftest import upload
 from tests.factories import UserFactory, make_incident

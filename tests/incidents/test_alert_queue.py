@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.services import membership_add
 from incidents import alerts, services
 from incidents.models import Alert, HistoryEntry, Incident, Subject
+from incidents.services import membership_add
 from tests.factories import UserFactory, make_incident
 
 QUEUE = "/alerts/"

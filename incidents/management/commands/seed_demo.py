@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
-from accounts.services import membership_add, user_create
+from accounts.services import user_create
 from analysis.campaign import Spec, population_generate
 from evidence.services.forensics import forensic_result_record
 from evidence.services.items import custody_add, evidence_add, legal_hold_change
@@ -89,7 +89,7 @@ class Command(BaseCommand):
             ],
         )
         for username in ("carol", "rachel", "detector"):
-            membership_add(incident=incident, user=users[username], by=alice)
+            services.membership_add(incident=incident, user=users[username], by=alice)
         services.incident_transition(incident=incident, by=alice, to="triage")
         services.incident_transition(incident=incident, by=alice, to="investigating")
         timeline = [

@@ -1,6 +1,10 @@
 """Database triggers that make a table append-only, on PostgreSQL and SQLite.
 
 Used from migrations: `migrations.RunPython(*append_only.operations("table"))`.
+It lives in `config`, not in an app, because every app's migrations use it (the
+incident history, the security log, the custody ledger, query-log rows and facets)
+and `accounts` must not depend on `incidents`.
+
 The trigger, not the application, is the last line of defence: an UPDATE or DELETE
 from any code path, the admin or a stray shell session is refused by the database.
 """
