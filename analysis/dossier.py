@@ -7,7 +7,7 @@ from typing import Any
 from analysis.models import Analysis
 from analysis.presentation import fmt_number, fmt_time, method_text, signal_rows
 from analysis.services import TOOL
-from evidence.services.custody import rfc3339
+from config.rfc3339 import format_utc
 from incidents.models import Incident
 
 MAX_CLUSTERS = 20
@@ -79,8 +79,8 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "tool": TOOL,
         "code_version": analysis.code_version,
         "requested_by": analysis.requested_by.username,
-        "requested_at": fmt_time(rfc3339(analysis.requested_at)) + " UTC",
-        "finished_at": fmt_time(rfc3339(analysis.finished_at)) + " UTC"
+        "requested_at": fmt_time(format_utc(analysis.requested_at)) + " UTC",
+        "finished_at": fmt_time(format_utc(analysis.finished_at)) + " UTC"
         if analysis.finished_at
         else "",
         "method": method_text(analysis.parameters or {}),

@@ -9,10 +9,10 @@ from typing import Any
 from django.utils import timezone
 
 from analysis.dossier import analysis_snapshot
+from config.rfc3339 import format_utc
 from dossiers.models import Dossier
 from evidence.models import CustodyEvent, Evidence, ForensicResult
 from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
-from evidence.services.custody import rfc3339
 from incidents.models import Incident
 
 SECTIONS = (
@@ -37,7 +37,7 @@ CUSTODY_EVENTS_SHOWN = 100  # per exhibit; first and last halves when longer
 
 
 def _time(value) -> str | None:
-    return rfc3339(value) if value else None
+    return format_utc(value) if value else None
 
 
 def _name(user) -> str:
