@@ -1,5 +1,6 @@
 """The "Account linkage analysis" section of a dossier, as plain capped data: the
-latest finished analysis of the incident when the snapshot is taken."""
+latest finished analysis of the incident when the snapshot is taken. Registered with
+the dossier's sections by AnalysisConfig.ready()."""
 
 import json
 from typing import Any
@@ -8,6 +9,7 @@ from analysis.models import Analysis
 from analysis.presentation import fmt_number, fmt_time, method_text, signal_rows
 from analysis.services import TOOL
 from config.rfc3339 import format_utc
+from dossiers.sections import Section
 from incidents.models import Incident
 
 MAX_CLUSTERS = 20
@@ -107,3 +109,13 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "exhibit": analysis.evidence.exhibit,
         "sha256": analysis.evidence.sha256,
     }
+
+
+SECTION = Section(
+    key="analysis",
+    title="Account linkage analysis",
+    label="Account linkage analysis",
+    order=60,  # after the query-log summary it reads
+    template="dossiers/pdf/_analysis.html",
+    build=lambda case: analysis_snapshot(case.incident),
+)

@@ -23,31 +23,14 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError, path2url
 
+from dossiers.sections import dossier_sections
+
 logger = logging.getLogger(__name__)
 
 ASSETS_DIR = (Path(__file__).resolve().parent / "assets").resolve()
 TEMPLATE = "dossiers/pdf/dossier.html"
 STYLESHEET = "dossiers/pdf/dossier.css"
 PDF_VARIANT = "pdf/a-3b"
-
-SECTION_TITLES = {
-    "summary": "Executive summary",
-    "facts": "Incident facts",
-    "subjects": "Suspected actors and subjects",
-    "timeline": "Timeline",
-    "query_logs": "Query-log summary",
-    "analysis": "Account linkage analysis",
-    "alerts": "Alerts",
-    "forensic_results": "Forensic results",
-    "exhibits": "Exhibit index",
-    "custody": "Chain of custody",
-    "notes": "Notes",
-    "privilege_log": "Privilege log",
-    "appendix": "Appendix: query-log excerpts",
-    "certification": "Certification",
-}
-# Sections that start on a fresh page; the rest flow on.
-NEW_PAGE_SECTIONS = {"summary", "exhibits", "custody", "appendix", "certification"}
 
 # Caps that keep WeasyPrint's table layout fast; the snapshot usually caps already.
 MAX_ACCOUNTS = 50
@@ -144,24 +127,33 @@ def bates(prefix: str, page: int) -> str:
 def build_context(snapshot: dict) -> dict[str, Any]:
     """Everything the templates print, already formatted as text and capped."""
     incident = snapshot.get("incident") or {}
-    wanted = [s for s in snapshot.get("sections") or [] if s in SECTION_TITLES]
+    registered = {section.key: section for section in dossier_sections()}
+    wanted = [registered[s] for s in snapshot.get("sections") or [] if s in registered]
     sections = [
         {
-            "key": key,
+            "key": section.key,
             "number": number,
-            "title": SECTION_TITLES[key],
-            "anchor": f"section-{key}",
-            "template": f"dossiers/pdf/_{key}.html",
-            "new_page": key in NEW_PAGE_SECTIONS,
+            "title": section.title,
+            "anchor": f"section-{section.key}",
+            "template": section.template,
+            "new_page": section.new_page,
         }
-        for number, key in enumerate(wanted, start=1)
+        for number, section in enumerate(wanted, start=1)
     ]
     generated_at = snapshot.get("generated_at")
     exhibit_hashes = {
         item.get("exhibit"): item.get("sha256")
         for item in snapshot.get("exhibits") or []
     }
+    # A section this module does not format (an app's own) built its data ready to
+    # print, as analysis/dossier.py does.
+    printed = {
+        section.key: snapshot.get(section.key)
+        for section in registered.values()
+        if section.build is not None
+    }
     return {
+        **printed,
         "incident": {
             **incident,
             "created_at": fmt_time(incident.get("created_at")),
@@ -191,9 +183,6 @@ def build_context(snapshot: dict) -> dict[str, Any]:
             for event in snapshot.get("timeline") or []
         ],
         "query_logs": _query_logs(snapshot.get("query_logs") or {}),
-        "analysis": snapshot.get(
-            "analysis"
-        ),  # formatted and capped by analysis/dossier.py
         "alerts": [_alert(alert) for alert in snapshot.get("alerts") or []],
         "forensic_results": [
             _forensic(result) for result in snapshot.get("forensic_results") or []
@@ -527,3 +516,10 @@ def fmt_size(size: Any) -> str:
 
 def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def __getattr__(name: str) -> Any:
+    # SECTION_TITLES (key -> PDF heading), read from the registry when asked for.
+    if name == "SECTION_TITLES":
+        return {section.key: section.title for section in dossier_sections()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
