@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +23,17 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError, path2url
 
+from config.formats import (
+    fmt_date,
+    fmt_details,
+    fmt_exact,
+    fmt_int,
+    fmt_size,
+    fmt_stamp,
+    fmt_time,
+    fmt_value,
+    parse_time,
+)
 from dossiers.sections import dossier_sections
 
 logger = logging.getLogger(__name__)
@@ -260,13 +271,13 @@ def _alert(alert: dict) -> dict[str, Any]:
     return {
         **alert,
         "detected_at": fmt_time(alert.get("detected_at")),
-        "score": fmt_number(alert.get("score")),
+        "score": fmt_exact(alert.get("score")),
         "signals": [
             {
                 **signal,
-                "value": fmt_number(signal.get("value")),
-                "threshold": fmt_number(signal.get("threshold")),
-                "p_value": fmt_number(signal.get("p_value")),
+                "value": fmt_exact(signal.get("value")),
+                "threshold": fmt_exact(signal.get("threshold")),
+                "p_value": fmt_exact(signal.get("p_value")),
             }
             for signal in alert.get("signals") or []
             if isinstance(signal, dict)
@@ -286,10 +297,10 @@ def _forensic(result: dict) -> dict[str, Any]:
         ],
         "statistic": {
             "name": statistic.get("name") or "",
-            "value": fmt_number(statistic.get("value")),
+            "value": fmt_exact(statistic.get("value")),
         },
-        "p_value": fmt_number(result.get("p_value")),
-        "alpha": fmt_number(result.get("alpha")),
+        "p_value": fmt_exact(result.get("p_value")),
+        "alpha": fmt_exact(result.get("alpha")),
         "limitations": list(result.get("limitations") or []),
         "artefacts": list(result.get("artefacts") or []),
         "submitted_at": fmt_time(result.get("submitted_at")),
@@ -325,7 +336,7 @@ CUSTODY_COLUMNS = f"{'Seq':>6}  {'Action':<11}  {'When (UTC)':<19}  Actor"
 
 
 def _custody_event(event: dict, receipt_hash: str | None) -> dict[str, Any]:
-    parsed = _parse_time(event.get("at"))
+    parsed = parse_time(event.get("at"))
     when = parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else str(event.get("at"))
     head = (
         f"{event.get('seq', '')!s:>6}  {event.get('action') or '':<11}  "
@@ -361,7 +372,7 @@ def hourly_chart(hourly: list[dict]) -> dict[str, Any] | None:
     """Vector bars for the activity histogram; hours merge into days past MAX_BARS."""
     counts: dict[datetime, int] = {}
     for entry in hourly:
-        hour = _parse_time(entry.get("hour"))
+        hour = parse_time(entry.get("hour"))
         if hour is not None:
             hour = hour.replace(minute=0, second=0, microsecond=0)
             counts[hour] = counts.get(hour, 0) + int(entry.get("count") or 0)
@@ -424,94 +435,7 @@ def hourly_chart(hourly: list[dict]) -> dict[str, Any] | None:
     }
 
 
-# --- formatting ----------------------------------------------------------------------
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def fmt_time(value: Any) -> str:
-    """RFC 3339 in, "2026-01-05 13:04:05 UTC" out; unparseable text passes through."""
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_stamp(value: Any) -> str:
-    """The compact form for table columns whose heading says "(UTC)"."""
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_date(value: Any) -> str:
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return f"{parsed:%B} {parsed.day}, {parsed.year}"
-
-
-def fmt_int(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "" if value is None else str(value)
-    return f"{value:,}"
-
-
-def fmt_number(value: Any) -> str:
-    """Numbers exactly as recorded (shortest round-trip form), never rounded."""
-    if value is None:
-        return "—"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def fmt_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {fmt_value(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt_value(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float | int):
-        return fmt_number(value)
-    return "" if value is None else str(value)
-
-
-def fmt_details(details: Any) -> str:
-    if not details:
-        return ""
-    if isinstance(details, dict):
-        return "; ".join(f"{k}: {fmt_value(v)}" for k, v in details.items())
-    return fmt_value(details)
-
-
-def fmt_size(size: Any) -> str:
-    """Human size; the exact byte count is printed next to it (``fmt_int``)."""
-    if not isinstance(size, int) or isinstance(size, bool):
-        return "" if size is None else str(size)
-    value, unit = float(size), "B"
-    for bigger in ("KiB", "MiB", "GiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{size} B" if unit == "B" else f"{value:,.1f} {unit}"
+# --- chart numbers -----------------------------------------------------------------
 
 
 def _num(value: float) -> str:
