@@ -9,10 +9,8 @@ and can never make the renderer reach the network or the file system.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,6 +33,7 @@ from config.formats import (
     parse_time,
 )
 from dossiers.sections import dossier_sections
+from evidence.querylog_chart import Frame, chart_step, volume_chart
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +48,7 @@ MAX_EXCERPT = 200
 MAX_BATCHES = 100
 CUSTODY_SHOWN = 100  # per exhibit: first and last half when longer
 MAX_BARS = 400
-CHART_WIDTH, CHART_HEIGHT = 640, 150
-CHART_LEFT, CHART_BOTTOM, CHART_TOP = 40, 22, 8
+PDF_CHART = Frame(width=640, height=150, left=40, right=4, top=8, bottom=22)
 
 
 @dataclass
@@ -369,69 +367,52 @@ def _checkpoint(checkpoint: dict | None) -> dict[str, Any] | None:
 
 
 def hourly_chart(hourly: list[dict]) -> dict[str, Any] | None:
-    """Vector bars for the activity histogram; hours merge into days past MAX_BARS."""
-    counts: dict[datetime, int] = {}
+    """The activity histogram from the snapshot's hourly counts, as the PDF prints it:
+    the chart of the Query logs tab (evidence/querylog_chart.py) at the page's width,
+    scaled to its peak, with its bars, axis labels and caption as text."""
+    counts = []
     for entry in hourly:
         hour = parse_time(entry.get("hour"))
         if hour is not None:
             hour = hour.replace(minute=0, second=0, microsecond=0)
-            counts[hour] = counts.get(hour, 0) + int(entry.get("count") or 0)
+            counts.append((hour, int(entry.get("count") or 0)))
     if not counts:
         return None
-    first, last = min(counts), max(counts)
-    span_hours = int((last - first) / timedelta(hours=1)) + 1
-    if span_hours <= MAX_BARS:
-        step_hours, start, unit = 1, first, "hour"
-    else:
-        days = math.ceil(span_hours / 24 / MAX_BARS)
-        step_hours = 24 * days
-        start = first.replace(hour=0)
-        unit = "day" if days == 1 else f"{days} days"
-    buckets = int((last - start) / timedelta(hours=step_hours)) + 1
-    values = [0] * buckets
-    for hour, count in counts.items():
-        values[int((hour - start) / timedelta(hours=step_hours))] += count
-    peak = max(values) or 1
-    plot_width = CHART_WIDTH - CHART_LEFT - 4
-    plot_height = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
-    slot = plot_width / buckets
-    gap = slot * 0.15 if slot >= 3 else 0
-    bars = []
-    for index, value in enumerate(values):
-        if not value:
-            continue
-        height = max(value / peak * plot_height, 0.6)
-        bars.append(
-            {
-                "x": _num(CHART_LEFT + index * slot + gap / 2),
-                "y": _num(CHART_TOP + plot_height - height),
-                "width": _num(max(slot - gap, 0.3)),
-                "height": _num(height),
-            }
-        )
-    fmt = "%Y-%m-%d %H:00" if step_hours == 1 else "%Y-%m-%d"
-    end = start + timedelta(hours=step_hours * (buckets - 1))
-    baseline = CHART_TOP + plot_height
+    hours = [hour for hour, _ in counts]
+    step = chart_step(min(hours), max(hours), max_bars=MAX_BARS)
+    chart = volume_chart(counts, step, PDF_CHART, nice_scale=False)
+    peak = max(bar["count"] for bar in chart.bars)
+    fmt = "%Y-%m-%d %H:00" if step.hourly else "%Y-%m-%d"
+    baseline = chart.plot_bottom
     return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "bars": bars,
-        "unit": unit,
-        "buckets": fmt_int(buckets),
-        "peak": fmt_int(max(values)),
-        "total": fmt_int(sum(values)),
-        "axis_x1": _num(CHART_LEFT),
-        "axis_x2": _num(CHART_WIDTH - 4),
+        "width": chart.width,
+        "height": chart.height,
+        "bars": [
+            {
+                "x": _num(bar["x"]),
+                "y": _num(bar["y"]),
+                "width": _num(bar["w"]),
+                "height": _num(bar["h"]),
+            }
+            for bar in chart.bars
+            if bar["count"]
+        ],
+        "unit": step.unit,
+        "buckets": fmt_int(step.count),
+        "peak": fmt_int(peak),
+        "total": fmt_int(chart.total),
+        "axis_x1": _num(chart.left),
+        "axis_x2": _num(chart.plot_right),
         "baseline": _num(baseline),
-        "top": _num(CHART_TOP),
-        "mid": _num(CHART_TOP + plot_height / 2),
-        "half_peak": fmt_int(max(values) // 2) if max(values) > 1 else "",
+        "top": _num(chart.top),
+        "mid": _num(chart.top + chart.plot_height / 2),
+        "half_peak": fmt_int(peak // 2) if peak > 1 else "",
         "label_y": _num(baseline + 13),
-        "label_left_x": _num(CHART_LEFT),
-        "label_right_x": _num(CHART_WIDTH - 4),
-        "label_x": _num(CHART_LEFT - 4),
-        "start_label": start.strftime(fmt),
-        "end_label": end.strftime(fmt),
+        "label_left_x": _num(chart.left),
+        "label_right_x": _num(chart.plot_right),
+        "label_x": _num(chart.left - 4),
+        "start_label": step.start.strftime(fmt),
+        "end_label": step.end.strftime(fmt),
     }
 
 

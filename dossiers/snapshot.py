@@ -15,7 +15,7 @@ from config.rfc3339 import format_utc
 from dossiers.models import Dossier
 from dossiers.sections import Section, dossier_sections, section_keys
 from evidence.models import CustodyEvent, Evidence, ForensicResult
-from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
+from evidence.selectors import query_log_rows, query_log_summary, query_log_volume
 from incidents.models import Incident
 
 TOP_ACCOUNTS = 50
@@ -98,8 +98,8 @@ def _custody(items: list[Evidence]) -> tuple[list[dict], dict[int, str], int]:
 
 
 def _query_logs(incident: Incident) -> dict:
+    summary = query_log_summary(incident, top_accounts=TOP_ACCOUNTS)
     rows = query_log_rows(incident)
-    accounts = query_log_accounts(rows)
     hourly = query_log_volume(rows, hourly=True)
     excerpt = rows.order_by("timestamp", "id").values(
         "timestamp",
@@ -114,12 +114,9 @@ def _query_logs(incident: Incident) -> dict:
     batches = incident.query_log_batches.filter(evidence__isnull=False).select_related(
         "evidence"
     )
-    total = rows.count()
     return {
-        "rows": total,
-        "accounts_total": rows.order_by().values("account_id").distinct().count()
-        if total
-        else 0,
+        "rows": summary.rows,
+        "accounts_total": summary.account_total,
         "accounts": [
             {
                 "account_id": a["account_id"],
@@ -127,7 +124,7 @@ def _query_logs(incident: Incident) -> dict:
                 "first_seen": _time(a["first_seen"]),
                 "last_seen": _time(a["last_seen"]),
             }
-            for a in accounts[:TOP_ACCOUNTS]
+            for a in summary.accounts
         ],
         "hourly": [{"hour": _time(hour), "count": count} for hour, count in hourly],
         "batches": [
