@@ -1,13 +1,15 @@
 """The "Account linkage analysis" section of a dossier, as plain capped data: the
-latest finished analysis of the incident when the snapshot is taken."""
+latest finished analysis of the incident when the snapshot is taken. Registered with
+the dossier's sections by AnalysisConfig.ready()."""
 
 import json
 from typing import Any
 
 from analysis.models import Analysis
-from analysis.presentation import fmt_number, fmt_time, method_text, signal_rows
+from analysis.presentation import method_text, signal_rows
 from analysis.services import TOOL
-from evidence.services.custody import rfc3339
+from config.formats import fmt_exact, fmt_rounded, fmt_stamp, fmt_time
+from dossiers.sections import Section
 from incidents.models import Incident
 
 MAX_CLUSTERS = 20
@@ -21,7 +23,9 @@ def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return fmt_number(value) if isinstance(value, float) else str(value)
+        # A parameter is printed as recorded: rounded, it could not be typed back
+        # to re-run the analysis or to check the parameters' SHA-256.
+        return fmt_exact(value)
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
@@ -34,10 +38,10 @@ def _cluster(cluster: dict) -> dict:
     return {
         "id": cluster.get("id"),
         "size": len(accounts),
-        "volume": fmt_number(cluster.get("volume"), "count"),
-        "synchrony": fmt_number(cluster.get("synchrony"), "corr"),
-        "first_seen": fmt_time(cluster.get("first_seen")),
-        "last_seen": fmt_time(cluster.get("last_seen")),
+        "volume": fmt_rounded(cluster.get("volume"), "count"),
+        "synchrony": fmt_rounded(cluster.get("synchrony"), "corr"),
+        "first_seen": fmt_stamp(cluster.get("first_seen")),
+        "last_seen": fmt_stamp(cluster.get("last_seen")),
         "reasons": reasons[:MAX_REASONS],
         "reasons_more": max(0, len(reasons) - MAX_REASONS),
         "shared": [
@@ -45,7 +49,7 @@ def _cluster(cluster: dict) -> dict:
                 "kind": s.get("kind"),
                 "value": s.get("value"),
                 "accounts": s.get("accounts"),
-                "weight": fmt_number(s.get("weight")),
+                "weight": fmt_rounded(s.get("weight")),
             }
             for s in shared[:MAX_SHARED]
         ],
@@ -79,10 +83,8 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "tool": TOOL,
         "code_version": analysis.code_version,
         "requested_by": analysis.requested_by.username,
-        "requested_at": fmt_time(rfc3339(analysis.requested_at)) + " UTC",
-        "finished_at": fmt_time(rfc3339(analysis.finished_at)) + " UTC"
-        if analysis.finished_at
-        else "",
+        "requested_at": fmt_time(analysis.requested_at),
+        "finished_at": fmt_time(analysis.finished_at) if analysis.finished_at else "",
         "method": method_text(analysis.parameters or {}),
         "parameters": [
             {"name": name, "value": _value(value)}
@@ -100,10 +102,20 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         ],
         "batches_omitted": max(0, len(analysis.batches or []) - MAX_BATCHES),
         "rows_read": f"{analysis.rows_read:,}",
-        "accounts": fmt_number(population.get("accounts"), "count"),
+        "accounts": fmt_rounded(population.get("accounts"), "count"),
         "clusters_total": len(clusters),
         "clusters": [_cluster(c) for c in clusters[:MAX_CLUSTERS]],
         "clusters_omitted": max(0, len(clusters) - MAX_CLUSTERS),
         "exhibit": analysis.evidence.exhibit,
         "sha256": analysis.evidence.sha256,
     }
+
+
+SECTION = Section(
+    key="analysis",
+    title="Account linkage analysis",
+    label="Account linkage analysis",
+    order=60,  # after the query-log summary it reads
+    template="dossiers/pdf/_analysis.html",
+    build=lambda case: analysis_snapshot(case.incident),
+)

@@ -1,11 +1,8 @@
 """How an analysis result reads to people: signal names and formats, the method in
 plain words, and the cluster and account tables shared by the pages and the dossier."""
 
-import math
-from datetime import UTC, datetime
-from typing import Any
-
 from analysis.graph import colour
+from config.formats import fmt_p, fmt_rounded, fmt_stamp
 
 # Signal key -> (column label, kind); kinds pick the number format.
 SIGNALS: dict[str, tuple[str, str]] = {
@@ -57,45 +54,6 @@ def method_text(parameters: dict) -> list[str]:
     ]
 
 
-def fmt_number(value: Any, kind: str = "number") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if kind == "count":
-        return f"{int(value):,}"
-    if kind == "rate":
-        return f"{100 * value:.1f}%"
-    if kind == "corr":
-        return f"{value:.2f}"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def fmt_time(value: Any) -> str:
-    """An ISO 8601 time from the result as "YYYY-MM-DD HH:MM:SS" in UTC."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_p(value: Any) -> str:
-    if value is None:
-        return ""
-    if value == 0:
-        return "p < 1e-300"
-    return f"p = {value:.2g}" if value < 0.001 else f"p = {value:.3f}"
-
-
 def signal_rows(signals: dict) -> list[dict]:
     """One row per known signal (in the usual order), then any others."""
     names = [n for n in SIGNALS if n in signals] + sorted(
@@ -111,8 +69,8 @@ def signal_rows(signals: dict) -> list[dict]:
             {
                 "name": name,
                 "label": label,
-                "value": fmt_number(entry.get("value"), kind),
-                "baseline": fmt_number(entry.get("baseline"), kind),
+                "value": fmt_rounded(entry.get("value"), kind),
+                "baseline": fmt_rounded(entry.get("baseline"), kind),
                 "p_value": fmt_p(entry.get("p_value")),
                 "explanation": entry.get("explanation") or "",
             }
@@ -127,11 +85,11 @@ def cluster_rows(result: dict, limit: int | None = None) -> list[dict]:
             "id": c.get("id"),
             "colour": colour(index),
             "size": len(c.get("accounts") or []),
-            "volume": fmt_number(c.get("volume"), "count"),
-            "synchrony": fmt_number(c.get("synchrony"), "corr"),
+            "volume": fmt_rounded(c.get("volume"), "count"),
+            "synchrony": fmt_rounded(c.get("synchrony"), "corr"),
             "reasons": list(c.get("reasons") or []),
-            "first_seen": fmt_time(c.get("first_seen")),
-            "last_seen": fmt_time(c.get("last_seen")),
+            "first_seen": fmt_stamp(c.get("first_seen")),
+            "last_seen": fmt_stamp(c.get("last_seen")),
         }
         for index, c in enumerate(clusters[:limit])
     ]
@@ -173,7 +131,7 @@ def account_row(account: dict) -> dict:
         cells.append(
             {
                 "name": name,
-                "value": fmt_number(value, kind),
+                "value": fmt_rounded(value, kind),
                 "title": entry.get("explanation") or "",
             }
         )

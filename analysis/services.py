@@ -4,7 +4,6 @@ jobs/services.py; the analysis itself is analysis/engine; this module records wh
 read, how, and what it found."""
 
 import hashlib
-import json
 import logging
 from typing import Any
 
@@ -12,10 +11,12 @@ from django.db import transaction
 
 from accounts.models import User
 from analysis.models import Analysis
+from config.canonical import canonical_json
 from config.celery import require_broker
 from config.errors import Conflict, InvalidInput, NotAllowed
+from config.rfc3339 import format_utc
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch
-from evidence.services.custody import custody_batch, custody_received_hashes, rfc3339
+from evidence.services.custody import custody_batch, custody_received_hashes
 from evidence.services.items import evidence_add
 from evidence.uploads import hashed_upload
 from incidents.history import history_record
@@ -29,15 +30,8 @@ TOOL = "casebook-linkage"
 DOCUMENT_KIND = "casebook.account-linkage-analysis"
 
 
-def canonical(obj: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8; NaN and infinities refused (not JSON)."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
-
-
 def sha256_of(obj: Any) -> str:
-    return hashlib.sha256(canonical(obj)).hexdigest()
+    return hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
 def _batches_to_read(incident: Incident) -> list[dict]:
@@ -160,7 +154,7 @@ def _document(analysis: Analysis, result: dict) -> dict:
         "analysis": analysis.pk,
         "incident": analysis.incident.reference,
         "requested_by": analysis.requested_by.username,
-        "requested_at": rfc3339(analysis.requested_at),
+        "requested_at": format_utc(analysis.requested_at),
         "tool": TOOL,
         "code_version": analysis.code_version,
         "parameters": analysis.parameters,
@@ -173,7 +167,7 @@ def _document(analysis: Analysis, result: dict) -> dict:
 
 def _store(analysis: Analysis, result: dict) -> None:
     document = _document(analysis, result)
-    content = canonical(document)
+    content = canonical_json(document)
     sha256 = hashlib.sha256(content).hexdigest()
     reference = analysis.incident.reference
     clusters = len(result.get("clusters") or [])

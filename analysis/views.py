@@ -16,6 +16,7 @@ from analysis.graph import graph_layout
 from analysis.models import Analysis
 from analysis.services import analysis_cluster, analysis_request, analysis_subjects_add
 from config.errors import DomainError, InvalidInput
+from config.formats import fmt_rounded, fmt_stamp
 from evidence.services.access import require_content_reader
 from incidents.models import Incident, Subject
 from incidents.subjects import normalise_subject
@@ -151,10 +152,10 @@ def cluster_detail(
             "cluster": cluster,
             "size": len(members),
             "signals": presentation.signal_rows(cluster.get("signals") or {}),
-            "synchrony": presentation.fmt_number(cluster.get("synchrony"), "corr"),
-            "first_seen": presentation.fmt_time(cluster.get("first_seen")),
-            "last_seen": presentation.fmt_time(cluster.get("last_seen")),
-            "volume": presentation.fmt_number(cluster.get("volume"), "count"),
+            "synchrony": fmt_rounded(cluster.get("synchrony"), "corr"),
+            "first_seen": fmt_stamp(cluster.get("first_seen")),
+            "last_seen": fmt_stamp(cluster.get("last_seen")),
+            "volume": fmt_rounded(cluster.get("volume"), "count"),
             "shared": cluster.get("shared_attributes") or [],
             "member_rows": [
                 {

@@ -1,6 +1,9 @@
-"""RFC 3339 times on input, for the whole API, parsed in this one place.
+"""RFC 3339 times in and out, for the whole project, in this one place.
 
-The contract takes times as RFC 3339 with a UTC offset. Anything else is refused with
+Out: `format_utc` writes the one form Casebook stores and hashes (custody events,
+analysis documents, bundles, exports): UTC, six fraction digits, a literal Z.
+
+In: the contract takes times as RFC 3339 with a UTC offset. Anything else is refused with
 a sentence naming the problem: a shape that is not RFC 3339, a missing offset (the time
 would be ambiguous), a date or time that the calendar does not have (30 February,
 25:00), a leap second (Python cannot hold one), or an instant outside the years 1 to
@@ -25,6 +28,12 @@ _DATE_TIME = re.compile(
 # A date-time with an offset written without its colon, or with hours only, is
 # ISO 8601 but not RFC 3339; say so rather than "not a time".
 _ISO_ONLY_OFFSET = re.compile(r"[+-][0-9]{2}(?::?[0-9]{2})?")
+
+
+def format_utc(moment: datetime) -> str:
+    """`moment` as "2026-03-01T12:00:00.000000Z". Hashed records depend on these exact
+    characters, so the form never changes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class InvalidTime(ValueError):

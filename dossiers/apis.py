@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from config.errors import Conflict
 from dossiers import selectors
 from dossiers.models import Dossier
+from dossiers.sections import section_keys
 from dossiers.services import dossier_request
-from dossiers.snapshot import SECTIONS
 from evidence.services.access import evidence_download, evidence_download_check
 from evidence.services.storage import blob_chunks
 from incidents.apis import incident_or_404, paginated, render
@@ -24,7 +24,7 @@ class DossierInput(StrictInput):
     sections = serializers.ListField(
         child=serializers.CharField(max_length=40),
         required=False,
-        max_length=len(SECTIONS),
+        max_length=len(section_keys()),
     )
     sign = serializers.BooleanField(required=False, default=False)
     prepared_for = serializers.CharField(

@@ -26,9 +26,9 @@ from typing import Protocol
 
 from django.db import connection
 
+from config.rfc3339 import format_utc
 from evidence.models import QueryLogRow
 from evidence.querylog_parsing import ROW_COLUMNS
-from evidence.services.custody import rfc3339
 from incidents.models import Incident
 
 COLUMNS = ("batch", "line", "row_sha256", *ROW_COLUMNS)
@@ -83,7 +83,7 @@ def _copy_from_postgresql(
         if column == "batch":
             selected.append('q."batch_id" AS "batch"')
         elif column == "timestamp":
-            # The same text as rfc3339(): UTC, microseconds, a literal Z.
+            # The same text as format_utc(): UTC, microseconds, a literal Z.
             selected.append(
                 "to_char(q.\"timestamp\" AT TIME ZONE 'UTC', "
                 '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') AS "timestamp"'
@@ -143,7 +143,7 @@ def _write_row_by_row(
         row = list(row)
         for index in free_text:
             row[index] = spreadsheet_safe(row[index])
-        row[timestamp] = rfc3339(row[timestamp])
+        row[timestamp] = format_utc(row[timestamp])
         row[params] = json.dumps(row[params], sort_keys=True, ensure_ascii=False)
         row[extra] = json.dumps(row[extra], sort_keys=True, ensure_ascii=False)
         writer.writerow(row)

@@ -1,29 +1,16 @@
 from django import forms
 
-from dossiers.snapshot import SECTIONS
+from dossiers.sections import dossier_sections, section_keys
 
-SECTION_LABELS = {
-    "summary": "Executive summary",
-    "facts": "Incident facts",
-    "subjects": "Suspected actors and subjects",
-    "timeline": "Timeline",
-    "query_logs": "Query-log summary",
-    "analysis": "Account linkage analysis",
-    "alerts": "Alerts and signals",
-    "forensic_results": "Forensic results",
-    "exhibits": "Exhibit index",
-    "custody": "Chain of custody",
-    "notes": "Notes (non-privileged)",
-    "privilege_log": "Privilege log",
-    "appendix": "Appendix: query-log excerpts",
-    "certification": "Certification (FRE 902(13)/(14))",
-}
+# Read when the module is imported, which the URL configuration does once the apps
+# are ready; dossier_sections() refuses to answer earlier.
+SECTION_LABELS = {section.key: section.label for section in dossier_sections()}
 
 
 class DossierForm(forms.Form):
     sections = forms.MultipleChoiceField(
-        choices=[(name, SECTION_LABELS[name]) for name in SECTIONS],
-        initial=list(SECTIONS),
+        choices=list(SECTION_LABELS.items()),
+        initial=section_keys(),
         widget=forms.CheckboxSelectMultiple,
     )
     bates_prefix = forms.CharField(max_length=20, required=False, label="Bates prefix")

@@ -9,10 +9,8 @@ and can never make the renderer reach the network or the file system.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +21,20 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError, path2url
 
+from config.formats import (
+    fmt_date,
+    fmt_details,
+    fmt_exact,
+    fmt_int,
+    fmt_size,
+    fmt_stamp,
+    fmt_time,
+    fmt_value,
+    parse_time,
+)
+from dossiers.sections import dossier_sections
+from evidence.querylog_chart import Frame, chart_step, volume_chart
+
 logger = logging.getLogger(__name__)
 
 ASSETS_DIR = (Path(__file__).resolve().parent / "assets").resolve()
@@ -30,33 +42,13 @@ TEMPLATE = "dossiers/pdf/dossier.html"
 STYLESHEET = "dossiers/pdf/dossier.css"
 PDF_VARIANT = "pdf/a-3b"
 
-SECTION_TITLES = {
-    "summary": "Executive summary",
-    "facts": "Incident facts",
-    "subjects": "Suspected actors and subjects",
-    "timeline": "Timeline",
-    "query_logs": "Query-log summary",
-    "analysis": "Account linkage analysis",
-    "alerts": "Alerts",
-    "forensic_results": "Forensic results",
-    "exhibits": "Exhibit index",
-    "custody": "Chain of custody",
-    "notes": "Notes",
-    "privilege_log": "Privilege log",
-    "appendix": "Appendix: query-log excerpts",
-    "certification": "Certification",
-}
-# Sections that start on a fresh page; the rest flow on.
-NEW_PAGE_SECTIONS = {"summary", "exhibits", "custody", "appendix", "certification"}
-
 # Caps that keep WeasyPrint's table layout fast; the snapshot usually caps already.
 MAX_ACCOUNTS = 50
 MAX_EXCERPT = 200
 MAX_BATCHES = 100
 CUSTODY_SHOWN = 100  # per exhibit: first and last half when longer
 MAX_BARS = 400
-CHART_WIDTH, CHART_HEIGHT = 640, 150
-CHART_LEFT, CHART_BOTTOM, CHART_TOP = 40, 22, 8
+PDF_CHART = Frame(width=640, height=150, left=40, right=4, top=8, bottom=22)
 
 
 @dataclass
@@ -144,24 +136,33 @@ def bates(prefix: str, page: int) -> str:
 def build_context(snapshot: dict) -> dict[str, Any]:
     """Everything the templates print, already formatted as text and capped."""
     incident = snapshot.get("incident") or {}
-    wanted = [s for s in snapshot.get("sections") or [] if s in SECTION_TITLES]
+    registered = {section.key: section for section in dossier_sections()}
+    wanted = [registered[s] for s in snapshot.get("sections") or [] if s in registered]
     sections = [
         {
-            "key": key,
+            "key": section.key,
             "number": number,
-            "title": SECTION_TITLES[key],
-            "anchor": f"section-{key}",
-            "template": f"dossiers/pdf/_{key}.html",
-            "new_page": key in NEW_PAGE_SECTIONS,
+            "title": section.title,
+            "anchor": f"section-{section.key}",
+            "template": section.template,
+            "new_page": section.new_page,
         }
-        for number, key in enumerate(wanted, start=1)
+        for number, section in enumerate(wanted, start=1)
     ]
     generated_at = snapshot.get("generated_at")
     exhibit_hashes = {
         item.get("exhibit"): item.get("sha256")
         for item in snapshot.get("exhibits") or []
     }
+    # A section this module does not format (an app's own) built its data ready to
+    # print, as analysis/dossier.py does.
+    printed = {
+        section.key: snapshot.get(section.key)
+        for section in registered.values()
+        if section.build is not None
+    }
     return {
+        **printed,
         "incident": {
             **incident,
             "created_at": fmt_time(incident.get("created_at")),
@@ -191,9 +192,6 @@ def build_context(snapshot: dict) -> dict[str, Any]:
             for event in snapshot.get("timeline") or []
         ],
         "query_logs": _query_logs(snapshot.get("query_logs") or {}),
-        "analysis": snapshot.get(
-            "analysis"
-        ),  # formatted and capped by analysis/dossier.py
         "alerts": [_alert(alert) for alert in snapshot.get("alerts") or []],
         "forensic_results": [
             _forensic(result) for result in snapshot.get("forensic_results") or []
@@ -271,13 +269,13 @@ def _alert(alert: dict) -> dict[str, Any]:
     return {
         **alert,
         "detected_at": fmt_time(alert.get("detected_at")),
-        "score": fmt_number(alert.get("score")),
+        "score": fmt_exact(alert.get("score")),
         "signals": [
             {
                 **signal,
-                "value": fmt_number(signal.get("value")),
-                "threshold": fmt_number(signal.get("threshold")),
-                "p_value": fmt_number(signal.get("p_value")),
+                "value": fmt_exact(signal.get("value")),
+                "threshold": fmt_exact(signal.get("threshold")),
+                "p_value": fmt_exact(signal.get("p_value")),
             }
             for signal in alert.get("signals") or []
             if isinstance(signal, dict)
@@ -297,10 +295,10 @@ def _forensic(result: dict) -> dict[str, Any]:
         ],
         "statistic": {
             "name": statistic.get("name") or "",
-            "value": fmt_number(statistic.get("value")),
+            "value": fmt_exact(statistic.get("value")),
         },
-        "p_value": fmt_number(result.get("p_value")),
-        "alpha": fmt_number(result.get("alpha")),
+        "p_value": fmt_exact(result.get("p_value")),
+        "alpha": fmt_exact(result.get("alpha")),
         "limitations": list(result.get("limitations") or []),
         "artefacts": list(result.get("artefacts") or []),
         "submitted_at": fmt_time(result.get("submitted_at")),
@@ -336,7 +334,7 @@ CUSTODY_COLUMNS = f"{'Seq':>6}  {'Action':<11}  {'When (UTC)':<19}  Actor"
 
 
 def _custody_event(event: dict, receipt_hash: str | None) -> dict[str, Any]:
-    parsed = _parse_time(event.get("at"))
+    parsed = parse_time(event.get("at"))
     when = parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else str(event.get("at"))
     head = (
         f"{event.get('seq', '')!s:>6}  {event.get('action') or '':<11}  "
@@ -369,161 +367,64 @@ def _checkpoint(checkpoint: dict | None) -> dict[str, Any] | None:
 
 
 def hourly_chart(hourly: list[dict]) -> dict[str, Any] | None:
-    """Vector bars for the activity histogram; hours merge into days past MAX_BARS."""
-    counts: dict[datetime, int] = {}
+    """The activity histogram from the snapshot's hourly counts, as the PDF prints it:
+    the chart of the Query logs tab (evidence/querylog_chart.py) at the page's width,
+    scaled to its peak, with its bars, axis labels and caption as text."""
+    counts = []
     for entry in hourly:
-        hour = _parse_time(entry.get("hour"))
+        hour = parse_time(entry.get("hour"))
         if hour is not None:
             hour = hour.replace(minute=0, second=0, microsecond=0)
-            counts[hour] = counts.get(hour, 0) + int(entry.get("count") or 0)
+            counts.append((hour, int(entry.get("count") or 0)))
     if not counts:
         return None
-    first, last = min(counts), max(counts)
-    span_hours = int((last - first) / timedelta(hours=1)) + 1
-    if span_hours <= MAX_BARS:
-        step_hours, start, unit = 1, first, "hour"
-    else:
-        days = math.ceil(span_hours / 24 / MAX_BARS)
-        step_hours = 24 * days
-        start = first.replace(hour=0)
-        unit = "day" if days == 1 else f"{days} days"
-    buckets = int((last - start) / timedelta(hours=step_hours)) + 1
-    values = [0] * buckets
-    for hour, count in counts.items():
-        values[int((hour - start) / timedelta(hours=step_hours))] += count
-    peak = max(values) or 1
-    plot_width = CHART_WIDTH - CHART_LEFT - 4
-    plot_height = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
-    slot = plot_width / buckets
-    gap = slot * 0.15 if slot >= 3 else 0
-    bars = []
-    for index, value in enumerate(values):
-        if not value:
-            continue
-        height = max(value / peak * plot_height, 0.6)
-        bars.append(
-            {
-                "x": _num(CHART_LEFT + index * slot + gap / 2),
-                "y": _num(CHART_TOP + plot_height - height),
-                "width": _num(max(slot - gap, 0.3)),
-                "height": _num(height),
-            }
-        )
-    fmt = "%Y-%m-%d %H:00" if step_hours == 1 else "%Y-%m-%d"
-    end = start + timedelta(hours=step_hours * (buckets - 1))
-    baseline = CHART_TOP + plot_height
+    hours = [hour for hour, _ in counts]
+    step = chart_step(min(hours), max(hours), max_bars=MAX_BARS)
+    chart = volume_chart(counts, step, PDF_CHART, nice_scale=False)
+    peak = max(bar["count"] for bar in chart.bars)
+    fmt = "%Y-%m-%d %H:00" if step.hourly else "%Y-%m-%d"
+    baseline = chart.plot_bottom
     return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "bars": bars,
-        "unit": unit,
-        "buckets": fmt_int(buckets),
-        "peak": fmt_int(max(values)),
-        "total": fmt_int(sum(values)),
-        "axis_x1": _num(CHART_LEFT),
-        "axis_x2": _num(CHART_WIDTH - 4),
+        "width": chart.width,
+        "height": chart.height,
+        "bars": [
+            {
+                "x": _num(bar["x"]),
+                "y": _num(bar["y"]),
+                "width": _num(bar["w"]),
+                "height": _num(bar["h"]),
+            }
+            for bar in chart.bars
+            if bar["count"]
+        ],
+        "unit": step.unit,
+        "buckets": fmt_int(step.count),
+        "peak": fmt_int(peak),
+        "total": fmt_int(chart.total),
+        "axis_x1": _num(chart.left),
+        "axis_x2": _num(chart.plot_right),
         "baseline": _num(baseline),
-        "top": _num(CHART_TOP),
-        "mid": _num(CHART_TOP + plot_height / 2),
-        "half_peak": fmt_int(max(values) // 2) if max(values) > 1 else "",
+        "top": _num(chart.top),
+        "mid": _num(chart.top + chart.plot_height / 2),
+        "half_peak": fmt_int(peak // 2) if peak > 1 else "",
         "label_y": _num(baseline + 13),
-        "label_left_x": _num(CHART_LEFT),
-        "label_right_x": _num(CHART_WIDTH - 4),
-        "label_x": _num(CHART_LEFT - 4),
-        "start_label": start.strftime(fmt),
-        "end_label": end.strftime(fmt),
+        "label_left_x": _num(chart.left),
+        "label_right_x": _num(chart.plot_right),
+        "label_x": _num(chart.left - 4),
+        "start_label": step.start.strftime(fmt),
+        "end_label": step.end.strftime(fmt),
     }
 
 
-# --- formatting ----------------------------------------------------------------------
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def fmt_time(value: Any) -> str:
-    """RFC 3339 in, "2026-01-05 13:04:05 UTC" out; unparseable text passes through."""
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_stamp(value: Any) -> str:
-    """The compact form for table columns whose heading says "(UTC)"."""
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_date(value: Any) -> str:
-    parsed = _parse_time(value)
-    if parsed is None:
-        return "" if value is None else str(value)
-    return f"{parsed:%B} {parsed.day}, {parsed.year}"
-
-
-def fmt_int(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "" if value is None else str(value)
-    return f"{value:,}"
-
-
-def fmt_number(value: Any) -> str:
-    """Numbers exactly as recorded (shortest round-trip form), never rounded."""
-    if value is None:
-        return "—"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def fmt_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {fmt_value(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt_value(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float | int):
-        return fmt_number(value)
-    return "" if value is None else str(value)
-
-
-def fmt_details(details: Any) -> str:
-    if not details:
-        return ""
-    if isinstance(details, dict):
-        return "; ".join(f"{k}: {fmt_value(v)}" for k, v in details.items())
-    return fmt_value(details)
-
-
-def fmt_size(size: Any) -> str:
-    """Human size; the exact byte count is printed next to it (``fmt_int``)."""
-    if not isinstance(size, int) or isinstance(size, bool):
-        return "" if size is None else str(size)
-    value, unit = float(size), "B"
-    for bigger in ("KiB", "MiB", "GiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{size} B" if unit == "B" else f"{value:,.1f} {unit}"
+# --- chart numbers -----------------------------------------------------------------
 
 
 def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def __getattr__(name: str) -> Any:
+    # SECTION_TITLES (key -> PDF heading), read from the registry when asked for.
+    if name == "SECTION_TITLES":
+        return {section.key: section.title for section in dossier_sections()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,8 @@ from dossiers.attachments import (
 from dossiers.exports import DESCRIPTION as query_log_export_description
 from dossiers.exports import query_log_export
 from dossiers.models import Dossier
-from dossiers.snapshot import SECTIONS, build_snapshot
+from dossiers.sections import section_keys
+from dossiers.snapshot import build_snapshot
 from evidence.models import CustodyEvent, Evidence
 from evidence.services.custody import custody_batch, custody_received_hashes
 from evidence.services.items import evidence_add
@@ -61,16 +62,17 @@ def dossier_request(
             "bates_prefix",
             "1 to 20 letters, digits, '-' or '_', starting with a letter or digit.",
         )
-    chosen = list(SECTIONS) if sections is None else list(dict.fromkeys(sections))
-    unknown = [name for name in chosen if name not in SECTIONS]
+    known = section_keys()
+    chosen = list(known) if sections is None else list(dict.fromkeys(sections))
+    unknown = [name for name in chosen if name not in known]
     if unknown:
         raise InvalidInput.for_field(
             "sections",
-            f"Unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}.",
+            f"Unknown section(s) {', '.join(unknown)}; choose from {', '.join(known)}.",
         )
     if not chosen:
         raise InvalidInput.for_field("sections", "Choose at least one section.")
-    chosen = [name for name in SECTIONS if name in chosen]  # document order
+    chosen = [name for name in known if name in chosen]  # document order
     require_broker()
     with transaction.atomic():
         dossier = Dossier.objects.create(

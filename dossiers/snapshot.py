@@ -2,42 +2,29 @@
 
 Privileged notes and items never enter the snapshot except as privilege-log lines.
 Tables are capped here, not in the template, so a million-row case stays small.
+Which sections exist, and in what order, is the registry's (dossiers/sections.py);
+this module declares the core ones and captures the parts they share once.
 """
 
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
 
-from analysis.dossier import analysis_snapshot
+from config.rfc3339 import format_utc
 from dossiers.models import Dossier
+from dossiers.sections import Section, dossier_sections, section_keys
 from evidence.models import CustodyEvent, Evidence, ForensicResult
-from evidence.selectors import query_log_accounts, query_log_rows, query_log_volume
-from evidence.services.custody import rfc3339
+from evidence.selectors import query_log_rows, query_log_summary, query_log_volume
 from incidents.models import Incident
 
-SECTIONS = (
-    "summary",
-    "facts",
-    "subjects",
-    "timeline",
-    "query_logs",
-    "analysis",
-    "alerts",
-    "forensic_results",
-    "exhibits",
-    "custody",
-    "notes",
-    "privilege_log",
-    "appendix",
-    "certification",
-)
 TOP_ACCOUNTS = 50
 EXCERPT_ROWS = 200
 CUSTODY_EVENTS_SHOWN = 100  # per exhibit; first and last halves when longer
 
 
 def _time(value) -> str | None:
-    return rfc3339(value) if value else None
+    return format_utc(value) if value else None
 
 
 def _name(user) -> str:
@@ -111,8 +98,8 @@ def _custody(items: list[Evidence]) -> tuple[list[dict], dict[int, str], int]:
 
 
 def _query_logs(incident: Incident) -> dict:
+    summary = query_log_summary(incident, top_accounts=TOP_ACCOUNTS)
     rows = query_log_rows(incident)
-    accounts = query_log_accounts(rows)
     hourly = query_log_volume(rows, hourly=True)
     excerpt = rows.order_by("timestamp", "id").values(
         "timestamp",
@@ -127,12 +114,9 @@ def _query_logs(incident: Incident) -> dict:
     batches = incident.query_log_batches.filter(evidence__isnull=False).select_related(
         "evidence"
     )
-    total = rows.count()
     return {
-        "rows": total,
-        "accounts_total": rows.order_by().values("account_id").distinct().count()
-        if total
-        else 0,
+        "rows": summary.rows,
+        "accounts_total": summary.account_total,
         "accounts": [
             {
                 "account_id": a["account_id"],
@@ -140,7 +124,7 @@ def _query_logs(incident: Incident) -> dict:
                 "first_seen": _time(a["first_seen"]),
                 "last_seen": _time(a["last_seen"]),
             }
-            for a in accounts[:TOP_ACCOUNTS]
+            for a in summary.accounts
         ],
         "hourly": [{"hour": _time(hour), "count": count} for hour, count in hourly],
         "batches": [
@@ -220,18 +204,252 @@ def _forensics(incident: Incident) -> list[dict]:
     ]
 
 
-def build_snapshot(dossier: Dossier) -> dict[str, Any]:
-    incident = dossier.incident
-    items = _exhibits(incident)
-    custody, custodians, event_count = _custody(items)
-    query_logs = _query_logs(incident)
-    forensics = _forensics(incident)
-    alerts = _alerts(incident)
-    notes = incident.notes.select_related("author").order_by("created_at", "id")
-    privileged_items = incident.evidence.filter(is_privileged=True).select_related(
+class Case:
+    """The incident being captured, with the parts several sections read (the
+    exhibits, their custody, the query-log summary, ...) each read once."""
+
+    def __init__(self, incident: Incident) -> None:
+        self.incident = incident
+
+    @cached_property
+    def exhibits(self) -> list[Evidence]:
+        return _exhibits(self.incident)
+
+    @cached_property
+    def custody(self) -> tuple[list[dict], dict[int, str], int]:
+        return _custody(self.exhibits)
+
+    @cached_property
+    def query_logs(self) -> dict:
+        return _query_logs(self.incident)
+
+    @cached_property
+    def forensics(self) -> list[dict]:
+        return _forensics(self.incident)
+
+    @cached_property
+    def alerts(self) -> list[dict]:
+        return _alerts(self.incident)
+
+    @cached_property
+    def notes(self) -> list:
+        return list(
+            self.incident.notes.select_related("author").order_by("created_at", "id")
+        )
+
+
+def _summary(case: Case) -> dict:
+    return {
+        "exhibits": len(case.exhibits),
+        "custody_events": case.custody[2],
+        "query_log_rows": case.query_logs["rows"],
+        "accounts": case.query_logs["accounts_total"],
+        "forensic_results": len(case.forensics),
+        "supports": sum(1 for r in case.forensics if r["verdict"] == "supports"),
+        "alerts": len(case.alerts),
+    }
+
+
+def _subjects(case: Case) -> list[dict]:
+    return [
+        {"kind": s.get_kind_display(), "value": s.value, "note": s.note}
+        for s in case.incident.subjects.order_by("kind", "value")
+    ]
+
+
+def _timeline(case: Case) -> list[dict]:
+    return [
+        {
+            "occurred_at": _time(t.occurred_at),
+            "recorded_at": _time(t.recorded_at),
+            "title": t.title,
+            "description": t.description,
+            "source": t.source,
+            "recorded_by": t.recorded_by.username,
+        }
+        for t in case.incident.timeline.select_related("recorded_by")
+    ]
+
+
+def _exhibit_index(case: Case) -> list[dict]:
+    custodians = case.custody[1]
+    return [
+        {
+            "exhibit": item.exhibit,
+            "title": item.title,
+            "kind": item.get_kind_display(),
+            "size": item.size,
+            "sha256": item.sha256,
+            "media_type": item.media_type,
+            "original_name": item.original_name,
+            "received_at": _time(item.received_at),
+            "received_by": item.received_by.username,
+            "custodian": custodians[item.pk],
+            "withdrawn": item.is_withdrawn,
+        }
+        for item in case.exhibits
+    ]
+
+
+def _notes(case: Case) -> list[dict]:
+    return [
+        {
+            "author": n.author.username,
+            "created_at": _time(n.created_at),
+            "body": n.body,
+        }
+        for n in case.notes
+        if not n.is_privileged
+    ]
+
+
+def _privilege_log(case: Case) -> list[dict]:
+    privileged_items = case.incident.evidence.filter(is_privileged=True).select_related(
         "received_by"
     )
-    return {
+    return [
+        {
+            "item": f"Note {n.pk}",
+            "date": _time(n.created_at),
+            "author": n.author.username,
+            "type": "Case note",
+            "basis": "Attorney-client privilege / attorney work product",
+        }
+        for n in case.notes
+        if n.is_privileged
+    ] + [
+        {
+            "item": item.exhibit,
+            "date": _time(item.received_at),
+            "author": item.received_by.username,
+            "type": f"Evidence item ({item.get_kind_display()})",
+            "basis": "Attorney-client privilege / attorney work product",
+        }
+        for item in privileged_items
+    ]
+
+
+def _pdf(key: str) -> str:
+    return f"dossiers/pdf/_{key}.html"
+
+
+# The core sections; analysis registers "analysis" (order 60) from analysis/.
+CORE_SECTIONS = (
+    Section(
+        key="summary",
+        title="Executive summary",
+        label="Executive summary",
+        order=10,
+        template=_pdf("summary"),
+        build=_summary,
+        new_page=True,
+    ),
+    Section(
+        key="facts",
+        title="Incident facts",
+        label="Incident facts",
+        order=20,
+        template=_pdf("facts"),
+    ),
+    Section(
+        key="subjects",
+        title="Suspected actors and subjects",
+        label="Suspected actors and subjects",
+        order=30,
+        template=_pdf("subjects"),
+        build=_subjects,
+    ),
+    Section(
+        key="timeline",
+        title="Timeline",
+        label="Timeline",
+        order=40,
+        template=_pdf("timeline"),
+        build=_timeline,
+    ),
+    Section(
+        key="query_logs",
+        title="Query-log summary",
+        label="Query-log summary",
+        order=50,
+        template=_pdf("query_logs"),
+        build=lambda case: case.query_logs,
+    ),
+    Section(
+        key="alerts",
+        title="Alerts",
+        label="Alerts and signals",
+        order=70,
+        template=_pdf("alerts"),
+        build=lambda case: case.alerts,
+    ),
+    Section(
+        key="forensic_results",
+        title="Forensic results",
+        label="Forensic results",
+        order=80,
+        template=_pdf("forensic_results"),
+        build=lambda case: case.forensics,
+    ),
+    Section(
+        key="exhibits",
+        title="Exhibit index",
+        label="Exhibit index",
+        order=90,
+        template=_pdf("exhibits"),
+        build=_exhibit_index,
+        new_page=True,
+    ),
+    Section(
+        key="custody",
+        title="Chain of custody",
+        label="Chain of custody",
+        order=100,
+        template=_pdf("custody"),
+        build=lambda case: case.custody[0],
+        new_page=True,
+    ),
+    Section(
+        key="notes",
+        title="Notes",
+        label="Notes (non-privileged)",
+        order=110,
+        template=_pdf("notes"),
+        build=_notes,
+    ),
+    Section(
+        key="privilege_log",
+        title="Privilege log",
+        label="Privilege log",
+        order=120,
+        template=_pdf("privilege_log"),
+        build=_privilege_log,
+    ),
+    Section(  # prints the query-log excerpt captured for "query_logs"
+        key="appendix",
+        title="Appendix: query-log excerpts",
+        label="Appendix: query-log excerpts",
+        order=130,
+        template=_pdf("appendix"),
+        new_page=True,
+    ),
+    Section(  # prints the custody checkpoint every snapshot holds
+        key="certification",
+        title="Certification",
+        label="Certification (FRE 902(13)/(14))",
+        order=140,
+        template=_pdf("certification"),
+        new_page=True,
+    ),
+)
+
+
+def build_snapshot(dossier: Dossier) -> dict[str, Any]:
+    """Every registered section's data, whichever the dossier prints: the summary
+    counts and the attachments read them all."""
+    incident = dossier.incident
+    case = Case(incident)
+    snapshot: dict[str, Any] = {
         "incident": {
             "reference": incident.reference,
             "title": incident.title,
@@ -252,85 +470,16 @@ def build_snapshot(dossier: Dossier) -> dict[str, Any]:
         "confidentiality": legend(incident),
         "bates_prefix": dossier.bates_prefix,
         "sections": list(dossier.sections),
-        "summary": {
-            "exhibits": len(items),
-            "custody_events": event_count,
-            "query_log_rows": query_logs["rows"],
-            "accounts": query_logs["accounts_total"],
-            "forensic_results": len(forensics),
-            "supports": sum(1 for r in forensics if r["verdict"] == "supports"),
-            "alerts": len(alerts),
-        },
-        "subjects": [
-            {"kind": s.get_kind_display(), "value": s.value, "note": s.note}
-            for s in incident.subjects.order_by("kind", "value")
-        ],
-        "timeline": [
-            {
-                "occurred_at": _time(t.occurred_at),
-                "recorded_at": _time(t.recorded_at),
-                "title": t.title,
-                "description": t.description,
-                "source": t.source,
-                "recorded_by": t.recorded_by.username,
-            }
-            for t in incident.timeline.select_related("recorded_by")
-        ],
-        "query_logs": query_logs,
-        "analysis": analysis_snapshot(incident),
-        "alerts": alerts,
-        "forensic_results": forensics,
-        "exhibits": [
-            {
-                "exhibit": item.exhibit,
-                "title": item.title,
-                "kind": item.get_kind_display(),
-                "size": item.size,
-                "sha256": item.sha256,
-                "media_type": item.media_type,
-                "original_name": item.original_name,
-                "received_at": _time(item.received_at),
-                "received_by": item.received_by.username,
-                "custodian": custodians[item.pk],
-                "withdrawn": item.is_withdrawn,
-            }
-            for item in items
-        ],
-        "custody": custody,
-        "notes": [
-            {
-                "author": n.author.username,
-                "created_at": _time(n.created_at),
-                "body": n.body,
-            }
-            for n in notes
-            if not n.is_privileged
-        ],
-        "privilege_log": [
-            {
-                "item": f"Note {n.pk}",
-                "date": _time(n.created_at),
-                "author": n.author.username,
-                "type": "Case note",
-                "basis": "Attorney-client privilege / attorney work product",
-            }
-            for n in notes
-            if n.is_privileged
-        ]
-        + [
-            {
-                "item": item.exhibit,
-                "date": _time(item.received_at),
-                "author": item.received_by.username,
-                "type": f"Evidence item ({item.get_kind_display()})",
-                "basis": "Attorney-client privilege / attorney work product",
-            }
-            for item in privileged_items
-        ],
-        "checkpoint": _checkpoint(),
-        "attachments": [],
-        "_exhibit_ids": [item.pk for item in items],
     }
+    for section in dossier_sections():
+        if section.build is not None:
+            snapshot[section.key] = section.build(case)
+    snapshot.update(
+        checkpoint=_checkpoint(),
+        attachments=[],
+        _exhibit_ids=[item.pk for item in case.exhibits],
+    )
+    return snapshot
 
 
 def _checkpoint() -> dict | None:
@@ -345,3 +494,11 @@ def _checkpoint() -> dict | None:
         "signed_at": checkpoint.signed_at,
         "key_id": checkpoint.key_id,
     }
+
+
+def __getattr__(name: str) -> Any:
+    # SECTIONS, the registered keys in document order, read when asked for: a
+    # constant here could be taken before every app has registered its section.
+    if name == "SECTIONS":
+        return tuple(section_keys())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

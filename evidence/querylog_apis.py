@@ -212,13 +212,14 @@ class QueryLogStatsApi(APIView):
     def get(self, request: Request, reference: str) -> Response:
         incident = incident_or_404(request, reference)
         require_content_reader(request.user)
-        rows = selectors.query_log_rows(incident)
-        accounts = selectors.query_log_accounts(rows)
-        hourly = selectors.query_log_volume(rows, hourly=True)
+        summary = selectors.query_log_summary(incident)
+        hourly = selectors.query_log_volume(
+            selectors.query_log_rows(incident), hourly=True
+        )
         field = serializers.DateTimeField()
         return Response(
             {
-                "rows": rows.count(),
+                "rows": summary.rows,
                 "accounts": [
                     {
                         "account_id": a["account_id"],
@@ -226,7 +227,7 @@ class QueryLogStatsApi(APIView):
                         "first_seen": field.to_representation(a["first_seen"]),
                         "last_seen": field.to_representation(a["last_seen"]),
                     }
-                    for a in accounts
+                    for a in summary.accounts
                 ],
                 "hourly": [
                     {"hour": field.to_representation(hour), "count": count}

@@ -1,5 +1,6 @@
 """Evidence reads; `_for_user` means access-checked (hidden looks like missing)."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
@@ -211,6 +212,46 @@ def query_log_accounts(rows: QuerySet[QueryLogRow]):
             count=Count("id"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
         )
         .order_by("-count", "account_id")
+    )
+
+
+@dataclass(frozen=True)
+class QueryLogSummary:
+    rows: int
+    first: datetime | None  # the earliest row's timestamp
+    last: datetime | None
+    account_total: int  # distinct accounts
+    accounts: list[dict]  # account_id, count, first_seen, last_seen; largest first
+
+
+def query_log_summary(
+    incident: Incident, *, top_accounts: int | None = None
+) -> QueryLogSummary:
+    """The incident's query logs in figures, as the Query logs tab, the stats API and
+    the dossier show them: rows, time span, and accounts by volume (the
+    `top_accounts` largest, or all). Callers check access; the hourly volume is
+    `query_log_volume`, whose bucket size a chart chooses."""
+    rows = query_log_rows(incident)
+    totals = rows.order_by().aggregate(
+        rows=Count("id"), first=Min("timestamp"), last=Max("timestamp")
+    )
+    if not totals["rows"]:
+        return QueryLogSummary(
+            rows=0, first=None, last=None, account_total=0, accounts=[]
+        )
+    accounts = query_log_accounts(rows)
+    if top_accounts is None:
+        listed = list(accounts)
+        account_total = len(listed)
+    else:
+        listed = list(accounts[:top_accounts])
+        account_total = rows.order_by().values("account_id").distinct().count()
+    return QueryLogSummary(
+        rows=totals["rows"],
+        first=totals["first"],
+        last=totals["last"],
+        account_total=account_total,
+        accounts=listed,
     )
 
 

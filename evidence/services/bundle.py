@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.errors import Conflict
+from config.rfc3339 import format_utc
 from evidence import merkle, signing
 from evidence.models import Checkpoint, CustodyEvent, Evidence
 from evidence.services.access import may_read_content, require_content_reader
 from evidence.services.custody import (
     custody_batch,
     custody_received_sha256,
-    rfc3339,
 )
 from evidence.services.storage import blob_chunks
 from incidents.models import Incident
@@ -150,7 +150,7 @@ def bundle_finish(
         "incident": incident.reference,
         "item_count": len(items),
         "title": incident.title,
-        "generated_at": rfc3339(timezone.now()),
+        "generated_at": format_utc(timezone.now()),
         "generated_by": by.username,
         "tree_size": size,
         "key_id": signing.key_id(),

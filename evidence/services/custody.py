@@ -8,31 +8,20 @@ positions back. When the batch ends, a checkpoint over the new tree is signed.
 """
 
 import hashlib
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import User
+from config.canonical import canonical_json
+from config.rfc3339 import format_utc
 from evidence import merkle, signing
 from evidence.models import Checkpoint, CustodyEvent, Evidence, LedgerHead
 
 GENESIS = "0" * 64
-
-
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Ledger:
@@ -67,14 +56,14 @@ class Ledger:
             "exhibit": evidence.exhibit,
             "action": action,
             "actor": actor_name,
-            "at": rfc3339(at),
+            "at": format_utc(at),
             "location": location or "",
             "purpose": purpose or "",
             "sha256_observed": sha256_observed,
             "prev_hash": last.entry_hash if last else GENESIS,
             "details": details or {},
         }
-        encoded = canonical_json(body)
+        encoded = canonical_json(body, allow_nan=True)
         leaf = merkle.leaf_hash(encoded)
         event = CustodyEvent.objects.create(
             seq=body["seq"],
@@ -106,7 +95,7 @@ class Ledger:
 
 
 def _sign_checkpoint(tree_size: int, root: bytes) -> Checkpoint:
-    signed_at = rfc3339(timezone.now())
+    signed_at = format_utc(timezone.now())
     message = signing.checkpoint_message(tree_size, root.hex(), signed_at)
     return Checkpoint.objects.create(
         tree_size=tree_size,

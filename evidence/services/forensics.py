@@ -5,13 +5,10 @@ import math
 from django.db import transaction
 
 from accounts.models import User
+from config.canonical import canonical_json
 from config.errors import InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence, ForensicResult
-from evidence.services.custody import (
-    canonical_json,
-    custody_batch,
-    custody_received_hashes,
-)
+from evidence.services.custody import custody_batch, custody_received_hashes
 from evidence.services.items import evidence_add
 from evidence.uploads import hashed_upload
 from incidents.history import history_record
@@ -91,7 +88,9 @@ def forensic_result_record(
         verdict=verdict,
     )
     try:
-        encoded = canonical_json({"parameters": parameters, "method": method}).decode()
+        encoded = canonical_json(
+            {"parameters": parameters, "method": method}, allow_nan=True
+        ).decode()
     except UnicodeEncodeError:
         raise InvalidInput.for_field("parameters", "contains invalid Unicode") from None
     if "\\u0000" in encoded:
@@ -129,7 +128,7 @@ def forensic_result_record(
         ],
         "submitted_by": by.username,
     }
-    content = canonical_json(submission)
+    content = canonical_json(submission, allow_nan=True)
     label = f"{method['name']} {method['version']}"
     with transaction.atomic():
         item = evidence_add(

@@ -16,9 +16,9 @@ from analysis.services import (
     analysis_compute,
     analysis_request,
     analysis_subjects_add,
-    canonical,
 )
 from analysis.tasks import analysis_compute_task
+from config.canonical import canonical_json
 from config.errors import Conflict, InvalidInput, NotAllowed
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch
 from evidence.services.items import evidence_withdraw
@@ -38,7 +38,7 @@ def test_a_request_is_queued_with_cleaned_parameters_and_recorded(logged, analys
     assert analysis.parameters == engine.analysis_parameters_clean(None)
     assert (
         analysis.parameters_sha256
-        == hashlib.sha256(canonical(analysis.parameters)).hexdigest()
+        == hashlib.sha256(canonical_json(analysis.parameters)).hexdigest()
     )
     assert analysis.code_version == engine.CODE_VERSION
     assert _history(logged, "analysis.requested").count() == 1
@@ -52,7 +52,7 @@ def test_a_finished_analysis_is_kept_as_evidence_with_its_provenance(done):
     content = b"".join(blob_chunks(item.blob))
     assert hashlib.sha256(content).hexdigest() == item.sha256
     document = json.loads(content)
-    assert canonical(document) == content  # sorted keys, no whitespace
+    assert canonical_json(document) == content  # sorted keys, no whitespace
     assert document["analysis"] == done.pk
     assert document["code_version"] == done.code_version == engine.CODE_VERSION
     assert document["parameters"] == done.parameters

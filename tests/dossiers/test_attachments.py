@@ -16,9 +16,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from config.rfc3339 import format_utc
 from dossiers.exports import COLUMNS, query_log_export
 from evidence.models import QueryLogBatch, QueryLogRow
-from evidence.services.custody import rfc3339
 from tests.evidence.test_query_logs import ndjson, post, record
 
 TRICKY_PROMPT = 'He said "stop", then: a,b;c\nnew line — 漢字 and ümlaut'
@@ -87,7 +87,7 @@ def test_query_log_export_holds_every_row_with_its_trace(finished):
         assert exported["batch"] == str(row.batch_id)
         assert exported["line"] == str(row.line)
         assert exported["row_sha256"] == row.row_sha256
-        assert exported["timestamp"] == rfc3339(row.timestamp)
+        assert exported["timestamp"] == format_utc(row.timestamp)
         assert exported["ip"] == (row.ip or "")
         assert exported["prompt"] == row.prompt
         assert exported["prompt_tokens"] == (

@@ -10,7 +10,7 @@ from django.db import connection
 
 from evidence import merkle
 from evidence.models import CustodyEvent, Evidence, QueryLogBatch, QueryLogRow
-from evidence.querylog_parsing import canonical, normalise
+from evidence.querylog_parsing import canonical_row, normalise
 from tests.factories import UserFactory, make_incident, make_token
 
 
@@ -84,9 +84,10 @@ def test_batch_is_stored_as_evidence_and_rows_trace_back_to_the_bytes(
     assert [r.line for r in rows] == list(range(1, 26))
     for row, original in zip(rows, (record(i) for i in range(25)), strict=True):
         assert (
-            row.row_sha256 == hashlib.sha256(canonical(normalise(original))).hexdigest()
+            row.row_sha256
+            == hashlib.sha256(canonical_row(normalise(original))).hexdigest()
         )
-    leaves = [merkle.leaf_hash(canonical(normalise(record(i)))) for i in range(25)]
+    leaves = [merkle.leaf_hash(canonical_row(normalise(record(i)))) for i in range(25)]
     assert merkle.MerkleTree(leaves).root().hex() == batch["merkle_root"]
 
 
