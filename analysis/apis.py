@@ -10,9 +10,11 @@ from rest_framework.views import APIView
 from analysis import selectors
 from analysis.models import Analysis
 from analysis.services import analysis_request
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from evidence.services.access import require_content_reader
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
 
 
 class AnalysisInput(StrictInput):

@@ -15,11 +15,12 @@ from analysis import presentation, selectors
 from analysis.graph import graph_layout
 from analysis.models import Analysis
 from analysis.services import analysis_cluster, analysis_request, analysis_subjects_add
+from api.pages import run
 from config.errors import DomainError, InvalidInput
 from evidence.services.access import require_content_reader
 from incidents.models import Incident, Subject
 from incidents.subjects import normalise_subject
-from incidents.views import _incident_or_404, _run
+from incidents.views import _incident_or_404
 
 ACCOUNTS_PER_PAGE = 50
 JOBS_SHOWN = 20
@@ -55,7 +56,7 @@ def _cluster_url(incident: Incident, analysis: Analysis, cluster_id: str) -> str
 def clusters_tab(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_for_reader(request, reference)
     if request.method == "POST":
-        _run(
+        run(
             request,
             lambda: analysis_request(incident=incident, by=request.user),
             "Analysis queued; it runs in the background.",

@@ -8,6 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from config.errors import Conflict
 from dossiers import selectors
 from dossiers.models import Dossier
@@ -15,8 +19,6 @@ from dossiers.services import dossier_request
 from dossiers.snapshot import SECTIONS
 from evidence.services.access import evidence_download, evidence_download_check
 from evidence.services.storage import blob_chunks
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
 
 
 class DossierInput(StrictInput):

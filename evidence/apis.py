@@ -12,6 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import render
 from evidence import selectors
 from evidence import serializers as s
 from evidence.custody_job_apis import (
@@ -41,7 +44,6 @@ from evidence.services.items import (
 from evidence.services.storage import blob_chunks
 from evidence.services.verification import custody_verify
 from evidence.uploads import install_hashing_upload_handler
-from incidents.apis import incident_or_404, paginated, render
 from incidents.serializers import IncidentOutput
 
 

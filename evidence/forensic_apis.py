@@ -7,13 +7,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from evidence import selectors
 from evidence.models import ForensicResult
 from evidence.serializers import EvidenceOutput
 from evidence.services.access import require_content_reader
 from evidence.services.forensics import forensic_result_record
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
 
 
 class MethodInput(StrictInput):

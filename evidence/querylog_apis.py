@@ -16,13 +16,13 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from api.incidents import incident_or_404
+from api.rendering import absolute, render
 from config.rfc3339 import OffsetDateTimeField
 from evidence import selectors
 from evidence.serializers import EvidenceOutput
 from evidence.services.access import require_content_reader
 from evidence.services.querylogs import PayloadTooLarge, query_log_ingest
-from incidents.apis import incident_or_404, render
-from incidents.serializers import absolute
 
 
 class QueryLogBatchOutput(serializers.Serializer):

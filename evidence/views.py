@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from api.pages import form_errors, run
 from evidence import selectors
 from evidence.forms import CustodyForm, LegalHoldForm, ReasonForm
 from evidence.services.access import may_read_content, require_content_reader
@@ -20,7 +21,7 @@ from evidence.services.custody_jobs import (
 )
 from evidence.services.items import custody_add, evidence_withdraw, legal_hold_change
 from evidence.services.verification import custody_verify
-from incidents.views import _form_errors, _incident_or_404, _run
+from incidents.views import _incident_or_404
 
 
 def _evidence_or_404(request: HttpRequest, pk: int):
@@ -118,7 +119,7 @@ def legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
     form = LegalHoldForm(request.POST)
     if form.is_valid():
         setting = form.cleaned_data["action"] == "set"
-        _run(
+        run(
             request,
             lambda: legal_hold_change(
                 incident=incident, by=request.user, **form.cleaned_data
@@ -126,7 +127,7 @@ def legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
             "Legal hold set." if setting else "Legal hold released.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:list", reference=incident.reference)
 
 
@@ -154,13 +155,13 @@ def custody_record_form(request: HttpRequest, pk: int) -> HttpResponse:
     item = _evidence_or_404(request, pk)
     form = CustodyForm(request.POST)
     if form.is_valid():
-        _run(
+        run(
             request,
             lambda: custody_add(evidence=item, by=request.user, **form.cleaned_data),
             f"Recorded: {form.cleaned_data['action']}.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:detail", pk=item.pk)
 
 
@@ -170,7 +171,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     item = _evidence_or_404(request, pk)
     form = ReasonForm(request.POST)
     if form.is_valid():
-        _run(
+        run(
             request,
             lambda: evidence_withdraw(
                 evidence=item, by=request.user, **form.cleaned_data
@@ -178,5 +179,5 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             f"{item.exhibit} withdrawn.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:detail", pk=item.pk)

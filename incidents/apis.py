@@ -5,29 +5,18 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get_by_username
 from accounts.services import membership_add, membership_remove
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import render
 from config.errors import InvalidInput
 from incidents import selectors, services
 from incidents import serializers as s
-from incidents.models import Incident
-
-
-class Pagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-def incident_or_404(request: Request, reference: str) -> Incident:
-    incident = selectors.incident_get_for_user(request.user, reference)
-    if incident is None:
-        raise NotFound()
-    return incident
 
 
 def user_or_400(username: str | None, field: str):
@@ -37,21 +26,6 @@ def user_or_400(username: str | None, field: str):
     if user is None:
         raise InvalidInput.for_field(field, f"There is no active user '{username}'.")
     return user
-
-
-def paginated(view: APIView, request: Request, queryset, serializer_class) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    data = serializer_class(page, many=True, context={"request": request}).data
-    return paginator.get_paginated_response(data)
-
-
-def render(
-    request: Request, serializer_class, obj, code: int = status.HTTP_200_OK
-) -> Response:
-    return Response(
-        serializer_class(obj, context={"request": request}).data, status=code
-    )
 
 
 class IncidentListApi(APIView):

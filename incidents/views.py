@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_get_by_username
 from accounts.services import membership_add, membership_remove
+from api.pages import form_errors, run
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
@@ -30,24 +31,6 @@ def _back(incident: Incident, anchor: str) -> HttpResponse:
     return redirect(
         reverse("incidents:detail", args=[incident.reference]) + f"#{anchor}"
     )
-
-
-def _form_errors(form) -> str:
-    return "; ".join(
-        f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
-        for field, errors in form.errors.items()
-    )
-
-
-def _run(request: HttpRequest, action, success: str) -> bool:
-    """Call a service; report a domain error as a message instead of a failure page."""
-    try:
-        action()
-    except DomainError as error:
-        messages.error(request, error.detail)
-        return False
-    messages.success(request, success)
-    return True
 
 
 @login_required
@@ -167,10 +150,10 @@ def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
     form = forms.TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         to = form.cleaned_data["to"]
-        _run(
+        run(
             request,
             lambda: services.incident_transition(
                 incident=incident, by=request.user, **form.cleaned_data
@@ -184,9 +167,9 @@ def _post_form(request, reference, form_class, anchor, call, success):
     incident = _incident_or_404(request, reference)
     form = form_class(request.POST)
     if form.is_valid():
-        _run(request, lambda: call(incident, form.cleaned_data), success)
+        run(request, lambda: call(incident, form.cleaned_data), success)
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return _back(incident, anchor)
 
 
@@ -245,13 +228,13 @@ def task_add(request: HttpRequest, reference: str) -> HttpResponse:
         data["assignee"] = (
             user_get_by_username(data["assignee"]) if data["assignee"] else None
         )
-        _run(
+        run(
             request,
             lambda: services.task_add(incident=incident, by=request.user, **data),
             "Task added.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return _back(incident, "tasks")
 
 
@@ -262,7 +245,7 @@ def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     task = selectors.task_get(incident, pk)
     if task is None:
         raise Http404
-    _run(
+    run(
         request,
         lambda: services.task_set_done(
             task=task, by=request.user, is_done=not task.is_done
@@ -278,7 +261,7 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(request, reference)
     form = forms.MemberForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back(incident, "members")
     user = user_get_by_username(form.cleaned_data["user"])
     if user is None:
@@ -291,7 +274,7 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
         services.require_case_editor(request.user)
         membership_add(incident=incident, user=user, by=request.user)
 
-    _run(request, add, f"{user.username} can now see {incident.reference}.")
+    run(request, add, f"{user.username} can now see {incident.reference}.")
     return _back(incident, "members")
 
 
@@ -307,5 +290,5 @@ def member_remove(request: HttpRequest, reference: str, username: str) -> HttpRe
         services.require_case_editor(request.user)
         membership_remove(incident=incident, user=membership.user, by=request.user)
 
-    _run(request, remove, f"{username} removed from {incident.reference}.")
+    run(request, remove, f"{username} removed from {incident.reference}.")
     return _back(incident, "members")
