@@ -41,7 +41,9 @@ def incident_or_404(request: Request, reference: str) -> Incident:
 
 
 class IncidentApi(APIView):
-    """An API view of a URL with an incident `reference` (see the module)."""
+    # An API view of a URL with an incident `reference` (see the module). No
+    # docstring on purpose: the schema would show it on every operation that has
+    # none of its own.
 
     #: Per handler name ("get", "post", "head", ...): the role the handler needs
     #: beyond seeing the incident, as a function of the user that raises

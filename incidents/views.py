@@ -6,11 +6,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_get_by_username
 from accounts.services import membership_add, membership_remove
-from api.pages import form_errors, run
+from api.pages import form_errors, incident_page, run
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
@@ -73,9 +72,8 @@ def incident_create(request: HttpRequest) -> HttpResponse:
     return render(request, "incidents/incident_form.html", {"form": form})
 
 
-@login_required
-def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_edit(request: HttpRequest, incident: Incident) -> HttpResponse:
     initial = {
         "title": incident.title,
         "summary": incident.summary,
@@ -103,9 +101,8 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     members = list(selectors.member_list(incident))
     return render(
         request,
@@ -133,9 +130,8 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-def incident_history(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_history(request: HttpRequest, incident: Incident) -> HttpResponse:
     page = Paginator(selectors.history_list(incident), 100).get_page(
         request.GET.get("page")
     )
@@ -144,10 +140,8 @@ def incident_history(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def incident_transition(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.TransitionForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
@@ -163,8 +157,7 @@ def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(incident, "overview")
 
 
-def _post_form(request, reference, form_class, anchor, call, success):
-    incident = _incident_or_404(request, reference)
+def _post_form(request, incident, form_class, anchor, call, success):
     form = form_class(request.POST)
     if form.is_valid():
         run(request, lambda: call(incident, form.cleaned_data), success)
@@ -173,12 +166,11 @@ def _post_form(request, reference, form_class, anchor, call, success):
     return _back(incident, anchor)
 
 
-@login_required
-@require_POST
-def subject_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def subject_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.SubjectForm,
         "subjects",
         lambda incident, data: services.subject_add(
@@ -188,12 +180,11 @@ def subject_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def timeline_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.TimelineForm,
         "timeline",
         lambda incident, data: services.timeline_add(
@@ -203,12 +194,11 @@ def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def note_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def note_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.NoteForm,
         "notes",
         lambda incident, data: services.note_add(
@@ -218,10 +208,8 @@ def note_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def task_add(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def task_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.TaskForm(request.POST, members=selectors.member_list(incident))
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -238,10 +226,8 @@ def task_add(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(incident, "tasks")
 
 
-@login_required
-@require_POST
-def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def task_toggle(request: HttpRequest, incident: Incident, pk: int) -> HttpResponse:
     task = selectors.task_get(incident, pk)
     if task is None:
         raise Http404
@@ -255,10 +241,8 @@ def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     return _back(incident, "tasks")
 
 
-@login_required
-@require_POST
-def member_add(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def member_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.MemberForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
@@ -278,10 +262,10 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(incident, "members")
 
 
-@login_required
-@require_POST
-def member_remove(request: HttpRequest, reference: str, username: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def member_remove(
+    request: HttpRequest, incident: Incident, username: str
+) -> HttpResponse:
     membership = selectors.member_get(incident, username)
     if membership is None:
         raise Http404
