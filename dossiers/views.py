@@ -1,18 +1,16 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from api.pages import form_errors, run
+from api.pages import form_errors, incident_page, run
 from dossiers import selectors
 from dossiers.forms import SECTION_LABELS, DossierForm
 from dossiers.services import default_bates_prefix, dossier_request
-from incidents.views import _incident_or_404
+from incidents.models import Incident
 
 
-@login_required
-def dossier_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def dossier_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = DossierForm(
         request.POST or None, initial={"bates_prefix": default_bates_prefix(incident)}
     )
