@@ -19,13 +19,6 @@ from incidents.models import Incident
 LIST_FILTERS = ("status", "severity", "kind", "owner", "q", "ordering")
 
 
-def _incident_or_404(request: HttpRequest, reference: str) -> Incident:
-    incident = selectors.incident_get_for_user(request.user, reference)
-    if incident is None:
-        raise Http404
-    return incident
-
-
 def _back(incident: Incident, anchor: str) -> HttpResponse:
     return redirect(
         reverse("incidents:detail", args=[incident.reference]) + f"#{anchor}"
