@@ -10,9 +10,12 @@ from rest_framework.views import APIView
 from analysis import selectors
 from analysis.models import Analysis
 from analysis.services import analysis_request
+from api.incidents import IncidentApi
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from evidence.services.access import require_content_reader
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
+from incidents.models import Incident
 
 
 class AnalysisInput(StrictInput):
@@ -80,11 +83,11 @@ class AnalysisDetailOutput(AnalysisOutput):
         return self._result(analysis, "accounts")
 
 
-class AnalysisListApi(APIView):
+class AnalysisListApi(IncidentApi):
+    role_checks = {"get": require_content_reader}
+
     @extend_schema(responses=AnalysisOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(
             self,
             request,
@@ -93,8 +96,7 @@ class AnalysisListApi(APIView):
         )
 
     @extend_schema(request=AnalysisInput, responses={202: AnalysisOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = AnalysisInput.validated(request.data)
         # The object as requested: a fast worker may already have moved the stored
         # row on, but the contract's answer to a request is "queued", 0.

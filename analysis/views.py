@@ -4,35 +4,31 @@ accounts) and one cluster's page. Same selectors and services as the API."""
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from analysis import presentation, selectors
 from analysis.graph import graph_layout
 from analysis.models import Analysis
 from analysis.services import analysis_cluster, analysis_request, analysis_subjects_add
+from api.pages import incident_page, run
 from config.errors import DomainError, InvalidInput
 from config.formats import fmt_rounded, fmt_stamp
 from evidence.services.access import require_content_reader
 from incidents.models import Incident, Subject
 from incidents.subjects import normalise_subject
-from incidents.views import _incident_or_404, _run
 
 ACCOUNTS_PER_PAGE = 50
 JOBS_SHOWN = 20
 MEMBERS_SHOWN = 500
 
 
-def _incident_for_reader(request: HttpRequest, reference: str) -> Incident:
-    """Detection tools push logs but never read what is derived from them (as on
-    the Query logs tab): for them the pages do not exist."""
-    incident = _incident_or_404(request, reference)
-    require_content_reader(request.user, hidden=True)
-    return incident
+# Detection tools push logs but never read what is derived from them (as on the
+# Query logs tab): for them these pages do not exist.
+_reader_page = incident_page(role=require_content_reader)
+_reader_form = incident_page(methods=["POST"], role=require_content_reader)
 
 
 def _done_analysis(request, incident: Incident, analysis_id) -> Analysis | None:
@@ -52,11 +48,10 @@ def _cluster_url(incident: Incident, analysis: Analysis, cluster_id: str) -> str
     )
 
 
-@login_required
-def clusters_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_for_reader(request, reference)
+@_reader_page
+def clusters_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     if request.method == "POST":
-        _run(
+        run(
             request,
             lambda: analysis_request(incident=incident, by=request.user),
             "Analysis queued; it runs in the background.",
@@ -114,11 +109,10 @@ def _result_context(request, incident: Incident, analysis: Analysis) -> dict:
     }
 
 
-@login_required
+@_reader_page
 def cluster_detail(
-    request: HttpRequest, reference: str, analysis_id: int, cluster_id: str
+    request: HttpRequest, incident: Incident, analysis_id: int, cluster_id: str
 ) -> HttpResponse:
-    incident = _incident_for_reader(request, reference)
     analysis = _done_analysis(request, incident, analysis_id)
     cluster = analysis_cluster(analysis, cluster_id) if analysis else None
     if cluster is None:
@@ -174,12 +168,10 @@ def cluster_detail(
     )
 
 
-@login_required
-@require_POST
+@_reader_form
 def cluster_subjects_add(
-    request: HttpRequest, reference: str, analysis_id: int, cluster_id: str
+    request: HttpRequest, incident: Incident, analysis_id: int, cluster_id: str
 ) -> HttpResponse:
-    incident = _incident_for_reader(request, reference)
     analysis = _done_analysis(request, incident, analysis_id)
     if analysis is None or analysis_cluster(analysis, cluster_id) is None:
         raise Http404

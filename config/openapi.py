@@ -9,7 +9,8 @@ by rule, so a new view is documented right without repeating them."""
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import is_list_serializer
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
+
+from api.pagination import ListPagination
 
 
 class ErrorItem(serializers.Serializer):
@@ -23,13 +24,6 @@ class ErrorItem(serializers.Serializer):
 class Error(serializers.Serializer):
     detail = serializers.CharField(help_text="One sentence naming the problem.")
     errors = ErrorItem(many=True)
-
-
-class ListPagination(PageNumberPagination):
-    """Every list in the API (incidents.apis.paginated): `?page=`, `?page_size=`."""
-
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 ERRORS = {

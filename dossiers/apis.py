@@ -8,6 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import IncidentApi
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from config.errors import Conflict
 from dossiers import selectors
 from dossiers.models import Dossier
@@ -15,8 +19,7 @@ from dossiers.sections import section_keys
 from dossiers.services import dossier_request
 from evidence.services.access import evidence_download, evidence_download_check
 from evidence.services.storage import blob_chunks
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
+from incidents.models import Incident
 
 
 class DossierInput(StrictInput):
@@ -88,10 +91,9 @@ class DossierOutput(serializers.Serializer):
         )
 
 
-class DossierListApi(APIView):
+class DossierListApi(IncidentApi):
     @extend_schema(responses=DossierOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(
             self,
             request,
@@ -100,8 +102,7 @@ class DossierListApi(APIView):
         )
 
     @extend_schema(request=DossierInput, responses={202: DossierOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = DossierInput.validated(request.data)
         # The object as requested: a fast worker may already have moved the stored
         # row on, but the contract's answer to a request is "queued", 0.

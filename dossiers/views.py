@@ -1,23 +1,22 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from api.pages import form_errors, incident_page, run
 from dossiers import selectors
 from dossiers.forms import SECTION_LABELS, DossierForm
 from dossiers.services import default_bates_prefix, dossier_request
-from incidents.views import _form_errors, _incident_or_404, _run
+from incidents.models import Incident
 
 
-@login_required
-def dossier_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def dossier_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = DossierForm(
         request.POST or None, initial={"bates_prefix": default_bates_prefix(incident)}
     )
     if request.method == "POST":
         if form.is_valid():
-            _run(
+            run(
                 request,
                 lambda: dossier_request(
                     incident=incident, by=request.user, **form.cleaned_data
@@ -25,7 +24,7 @@ def dossier_tab(request: HttpRequest, reference: str) -> HttpResponse:
                 "Dossier requested; it renders in the background.",
             )
         else:
-            messages.error(request, _form_errors(form))
+            messages.error(request, form_errors(form))
         return redirect("dossiers:list", reference=incident.reference)
     return render(
         request,

@@ -12,6 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import IncidentApi
+from api.pagination import paginated
+from api.rendering import render
 from evidence import selectors
 from evidence import serializers as s
 from evidence.custody_job_apis import (
@@ -41,7 +44,7 @@ from evidence.services.items import (
 from evidence.services.storage import blob_chunks
 from evidence.services.verification import custody_verify
 from evidence.uploads import install_hashing_upload_handler
-from incidents.apis import incident_or_404, paginated, render
+from incidents.models import Incident
 from incidents.serializers import IncidentOutput
 
 
@@ -52,7 +55,7 @@ def evidence_or_404(request: Request, evidence_id: int):
     return item
 
 
-class EvidenceListApi(APIView):
+class EvidenceListApi(IncidentApi):
     parser_classes = [MultiPartParser, FormParser]
     required_scope = "ingest"
 
@@ -65,14 +68,12 @@ class EvidenceListApi(APIView):
         super().initial(request, *args, **kwargs)
 
     @extend_schema(responses=s.EvidenceOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         items = selectors.evidence_list_for_user(request.user, incident)
         return paginated(self, request, items, s.EvidenceOutput)
 
     @extend_schema(request=s.EvidenceUploadInput, responses={201: s.EvidenceOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.EvidenceUploadInput.validated(request.data)
         item = evidence_add(
             incident=incident,
@@ -167,7 +168,9 @@ class EvidenceWithdrawApi(APIView):
         return render(request, s.EvidenceOutput, evidence_or_404(request, id))
 
 
-class VerifyApi(APIView):
+class VerifyApi(IncidentApi):
+    role_checks = {"post": require_content_reader}
+
     @extend_schema(
         request=None,
         responses={
@@ -182,9 +185,7 @@ class VerifyApi(APIView):
             ),
         },
     )
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def post(self, request: Request, incident: Incident) -> Response:
         if custody_is_large(items=incident.evidence.all()):
             job = custody_verification_request(incident=incident, by=request.user)
             return accepted(request, CustodyVerificationOutput, job)
@@ -198,16 +199,17 @@ class VerifyApi(APIView):
         )
 
 
-class LegalHoldApi(APIView):
+class LegalHoldApi(IncidentApi):
     @extend_schema(request=s.LegalHoldInput, responses=IncidentOutput)
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.LegalHoldInput.validated(request.data)
         incident = legal_hold_change(incident=incident, by=request.user, **data)
         return render(request, IncidentOutput, incident)
 
 
-class CustodyBundleApi(APIView):
+class CustodyBundleApi(IncidentApi):
+    role_checks = {"get": require_content_reader, "head": require_content_reader}
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -228,9 +230,7 @@ class CustodyBundleApi(APIView):
             ),
         },
     )
-    def get(self, request: Request, reference: str):
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def get(self, request: Request, incident: Incident):
         items = list(selectors.evidence_list_for_user(request.user, incident))
         include_files = request.query_params.get("files", "1") not in (
             "0",
@@ -254,12 +254,10 @@ class CustodyBundleApi(APIView):
             content_type="application/zip",
         )
 
-    def head(self, request: Request, reference: str):
+    def head(self, request: Request, incident: Incident):
         """The bundle's type and name, with the same refusals as GET, but neither
         built nor recorded as exported: its length is only known once it is built
         (it holds its own `exported` events), so HEAD gives none."""
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
         response = HttpResponse(content_type="application/zip")
         response["Content-Disposition"] = (
             f'attachment; filename="{incident.reference}-custody-bundle.zip"'

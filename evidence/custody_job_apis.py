@@ -12,12 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.rendering import absolute
 from config.errors import Conflict
 from evidence import selectors
 from evidence.models import CustodyBundle, CustodyVerification
 from evidence.services.access import require_content_reader
 from evidence.services.custody_jobs import custody_bundle_open
-from incidents.serializers import absolute
 
 
 class FailureOutput(serializers.Serializer):

@@ -7,13 +7,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import IncidentApi
+from api.pagination import paginated
+from api.rendering import absolute, render
+from api.serializers import StrictInput
 from evidence import selectors
 from evidence.models import ForensicResult
 from evidence.serializers import EvidenceOutput
 from evidence.services.access import require_content_reader
 from evidence.services.forensics import forensic_result_record
-from incidents.apis import incident_or_404, paginated, render
-from incidents.serializers import StrictInput, absolute
+from incidents.models import Incident
 
 
 class MethodInput(StrictInput):
@@ -82,19 +85,17 @@ class ForensicResultOutput(serializers.Serializer):
         return [item.pk for item in result.visible_artefacts]
 
 
-class ForensicResultListApi(APIView):
+class ForensicResultListApi(IncidentApi):
+    role_checks = {"get": require_content_reader}
     required_scope = "ingest"
 
     @extend_schema(responses=ForensicResultOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def get(self, request: Request, incident: Incident) -> Response:
         results = selectors.forensic_result_list_for_user(request.user, incident)
         return paginated(self, request, results, ForensicResultOutput)
 
     @extend_schema(request=ForensicResultInput, responses={201: ForensicResultOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = ForensicResultInput.validated(request.data)
         result = forensic_result_record(incident=incident, by=request.user, **data)
         # The poster sees what it sent: the result is its own submission.

@@ -16,13 +16,14 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from api.incidents import IncidentApi
+from api.rendering import absolute, render
 from config.rfc3339 import OffsetDateTimeField
 from evidence import selectors
 from evidence.serializers import EvidenceOutput
 from evidence.services.access import require_content_reader
 from evidence.services.querylogs import PayloadTooLarge, query_log_ingest
-from incidents.apis import incident_or_404, render
-from incidents.serializers import absolute
+from incidents.models import Incident
 
 
 class QueryLogBatchOutput(serializers.Serializer):
@@ -158,7 +159,8 @@ class RowCursor(CursorPagination):
         return reverse, (at, number)
 
 
-class QueryLogListApi(APIView):
+class QueryLogListApi(IncidentApi):
+    role_checks = {"get": require_content_reader}
     required_scope = "ingest"
     pagination_class = RowCursor  # documents the cursor page in the schema
 
@@ -166,9 +168,7 @@ class QueryLogListApi(APIView):
         parameters=[RowFilters],
         responses=QueryLogRowOutput(many=True),
     )
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def get(self, request: Request, incident: Incident) -> Response:
         filters = RowFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         rows = selectors.query_log_rows(incident, **filters.validated_data)
@@ -182,8 +182,7 @@ class QueryLogListApi(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
         responses={201: QueryLogBatchOutput, 200: QueryLogBatchOutput},
     )
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > settings.QUERY_LOG_MAX_BODY_BYTES:
             raise PayloadTooLarge(
@@ -205,13 +204,13 @@ class QueryLogListApi(APIView):
         return render(request, QueryLogBatchOutput, batch, code)
 
 
-class QueryLogStatsApi(APIView):
+class QueryLogStatsApi(IncidentApi):
+    role_checks = {"get": require_content_reader}
+
     @extend_schema(
         responses={200: OpenApiResponse(description="rows, accounts, hourly")}
     )
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
-        require_content_reader(request.user)
+    def get(self, request: Request, incident: Incident) -> Response:
         summary = selectors.query_log_summary(incident)
         hourly = selectors.query_log_volume(
             selectors.query_log_rows(incident), hourly=True

@@ -8,19 +8,18 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from api.pages import incident_page
 from evidence import selectors
 from evidence.models import ForensicResult, QueryLogBatch, QueryLogRow
 from evidence.querylog_chart import Chart, Frame, chart_step, volume_chart
 from evidence.services.access import require_content_reader
 from incidents.models import Incident
-from incidents.views import _incident_or_404
 
 PAGE_SIZE = 100
 TOP_ACCOUNTS = 50
@@ -140,10 +139,8 @@ def _query_log_summary(incident: Incident) -> dict:
     }
 
 
-@login_required
-def query_logs_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
-    require_content_reader(request.user, hidden=True)
+@incident_page(role=require_content_reader)
+def query_logs_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     summary = _query_log_summary(incident)
     context = {"incident": incident, "summary": summary}
     if summary["rows"]:
@@ -190,10 +187,8 @@ def _value_display(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-@login_required
-def forensic_results_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
-    require_content_reader(request.user, hidden=True)
+@incident_page(role=require_content_reader)
+def forensic_results_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     results = selectors.forensic_result_cards_for_user(request.user, incident)
     page = Paginator(results, 25).get_page(request.GET.get("page"))
     cards = [

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from api.rendering import absolute
+from api.serializers import StrictInput
 from config.rfc3339 import OffsetDateTimeField
 from evidence.models import CustodyEvent, Evidence
 from evidence.services.items import MANUAL_ACTIONS
-from incidents.serializers import StrictInput, absolute
 
 
 class EvidenceUploadInput(StrictInput):

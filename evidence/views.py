@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from api.pages import form_errors, incident_page, run
 from evidence import selectors
 from evidence.forms import CustodyForm, LegalHoldForm, ReasonForm
 from evidence.services.access import may_read_content, require_content_reader
@@ -20,7 +21,7 @@ from evidence.services.custody_jobs import (
 )
 from evidence.services.items import custody_add, evidence_withdraw, legal_hold_change
 from evidence.services.verification import custody_verify
-from incidents.views import _form_errors, _incident_or_404, _run
+from incidents.models import Incident
 
 
 def _evidence_or_404(request: HttpRequest, pk: int):
@@ -34,9 +35,8 @@ def _can_hold(user: User) -> bool:
     return user.is_admin or user.role == User.Role.COUNSEL
 
 
-@login_required
-def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def evidence_tab(request: HttpRequest, incident: Incident) -> HttpResponse:
     items = list(selectors.evidence_list_for_user(request.user, incident))
     reads_content = may_read_content(request.user)
     return render(
@@ -70,11 +70,8 @@ def evidence_tab(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def verify_now(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
-    require_content_reader(request.user, hidden=True)
+@incident_page(methods=["POST"], role=require_content_reader)
+def verify_now(request: HttpRequest, incident: Incident) -> HttpResponse:
     if custody_is_large(items=incident.evidence.all()):
         job = custody_verification_request(incident=incident, by=request.user)
         messages.info(
@@ -92,13 +89,10 @@ def verify_now(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("evidence:list", reference=incident.reference)
 
 
-@login_required
-@require_POST
-def custody_bundle_start(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"], role=require_content_reader)
+def custody_bundle_start(request: HttpRequest, incident: Incident) -> HttpResponse:
     """Queue a custody bundle for a large case (the page then shows its progress and,
     when built, its download link); a small one is built by the API's GET at once."""
-    incident = _incident_or_404(request, reference)
-    require_content_reader(request.user, hidden=True)
     items = list(selectors.evidence_list_for_user(request.user, incident))
     if not custody_bundle_is_large(by=request.user, items=items):
         return redirect("api:incident-custody-bundle", reference=incident.reference)
@@ -111,14 +105,12 @@ def custody_bundle_start(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("evidence:list", reference=incident.reference)
 
 
-@login_required
-@require_POST
-def legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def legal_hold(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = LegalHoldForm(request.POST)
     if form.is_valid():
         setting = form.cleaned_data["action"] == "set"
-        _run(
+        run(
             request,
             lambda: legal_hold_change(
                 incident=incident, by=request.user, **form.cleaned_data
@@ -126,7 +118,7 @@ def legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
             "Legal hold set." if setting else "Legal hold released.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:list", reference=incident.reference)
 
 
@@ -154,13 +146,13 @@ def custody_record_form(request: HttpRequest, pk: int) -> HttpResponse:
     item = _evidence_or_404(request, pk)
     form = CustodyForm(request.POST)
     if form.is_valid():
-        _run(
+        run(
             request,
             lambda: custody_add(evidence=item, by=request.user, **form.cleaned_data),
             f"Recorded: {form.cleaned_data['action']}.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:detail", pk=item.pk)
 
 
@@ -170,7 +162,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     item = _evidence_or_404(request, pk)
     form = ReasonForm(request.POST)
     if form.is_valid():
-        _run(
+        run(
             request,
             lambda: evidence_withdraw(
                 evidence=item, by=request.user, **form.cleaned_data
@@ -178,5 +170,5 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             f"{item.exhibit} withdrawn.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("evidence:detail", pk=item.pk)

@@ -13,9 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.incidents import incident_or_404
+from api.pagination import paginated
+from api.rendering import render
 from incidents import alert_selectors, alerts, services
 from incidents import alert_serializers as s
-from incidents.apis import incident_or_404, paginated, render
 from incidents.models import Alert
 
 

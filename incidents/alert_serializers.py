@@ -4,9 +4,11 @@ import math
 
 from rest_framework import serializers
 
+from api.rendering import absolute
+from api.serializers import StrictInput
 from config.rfc3339 import OffsetDateTimeField
 from incidents.models import Alert, Incident
-from incidents.serializers import IdOutput, StrictInput, absolute
+from incidents.serializers import IdOutput
 
 
 class NumberField(serializers.FloatField):

@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from api.pages import form_errors, run
 from config.errors import InvalidInput
 from incidents import alert_selectors, alerts, forms, selectors, services
 from incidents.models import Alert, Incident
-from incidents.views import _form_errors, _run
 
 ALL = "all"
 
@@ -58,7 +58,7 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def alert_promote(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert_or_404(request, pk)
-    _run(
+    run(
         request,
         lambda: alerts.alert_promote(alert=alert, by=request.user),
         f"Promoted the alert; {alert.incident.reference} is under investigation.",
@@ -72,7 +72,7 @@ def alert_merge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert_or_404(request, pk)
     form = forms.AlertMergeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back(request)
     reference = form.cleaned_data["incident"].strip().upper()
     into: Incident | None = selectors.incident_get_for_user(request.user, reference)
@@ -83,9 +83,9 @@ def alert_merge(request: HttpRequest, pk: int) -> HttpResponse:
             raise InvalidInput(f"There is no incident {reference} that you can see.")
         alerts.alert_merge(alert=alert, by=request.user, into=into)
 
-    _run(request, merge, f"Merged the alert into {reference}.")
+    run(request, merge, f"Merged the alert into {reference}.")
     return _back(request)
-    _run(
+    run(
         request,
         lambda: alerts.alert_merge(alert=alert, by=request.user, into=into),
         f"Merged the alert into {into.reference}.",
@@ -99,9 +99,9 @@ def alert_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert_or_404(request, pk)
     form = forms.AlertDismissForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back(request)
-    _run(
+    run(
         request,
         lambda: alerts.alert_dismiss(alert=alert, by=request.user, **form.cleaned_data),
         "Dismissed the alert.",

@@ -5,28 +5,18 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get_by_username
+from api.incidents import IncidentApi
+from api.pagination import paginated
+from api.rendering import render
 from config.errors import InvalidInput
 from incidents import selectors, services
 from incidents import serializers as s
 from incidents.models import Incident
-
-
-class Pagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-def incident_or_404(request: Request, reference: str) -> Incident:
-    incident = selectors.incident_get_for_user(request.user, reference)
-    if incident is None:
-        raise NotFound()
-    return incident
 
 
 def user_or_400(username: str | None, field: str):
@@ -36,21 +26,6 @@ def user_or_400(username: str | None, field: str):
     if user is None:
         raise InvalidInput.for_field(field, f"There is no active user '{username}'.")
     return user
-
-
-def paginated(view: APIView, request: Request, queryset, serializer_class) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    data = serializer_class(page, many=True, context={"request": request}).data
-    return paginator.get_paginated_response(data)
-
-
-def render(
-    request: Request, serializer_class, obj, code: int = status.HTTP_200_OK
-) -> Response:
-    return Response(
-        serializer_class(obj, context={"request": request}).data, status=code
-    )
 
 
 class IncidentListApi(APIView):
@@ -78,16 +53,15 @@ class IncidentListApi(APIView):
         return render(request, s.IncidentOutput, incident, status.HTTP_201_CREATED)
 
 
-class IncidentDetailApi(APIView):
+class IncidentDetailApi(IncidentApi):
     read_scopes = {"read", "ingest"}
 
     @extend_schema(responses=s.IncidentOutput)
-    def get(self, request: Request, reference: str) -> Response:
-        return render(request, s.IncidentOutput, incident_or_404(request, reference))
+    def get(self, request: Request, incident: Incident) -> Response:
+        return render(request, s.IncidentOutput, incident)
 
     @extend_schema(request=s.IncidentUpdateInput, responses=s.IncidentOutput)
-    def patch(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def patch(self, request: Request, incident: Incident) -> Response:
         changes = s.IncidentUpdateInput.validated(request.data)
         if "owner" in changes:
             changes["owner"] = user_or_400(changes["owner"], "owner")
@@ -97,10 +71,9 @@ class IncidentDetailApi(APIView):
         return render(request, s.IncidentOutput, incident)
 
 
-class IncidentTransitionApi(APIView):
+class IncidentTransitionApi(IncidentApi):
     @extend_schema(request=s.TransitionInput, responses=s.IncidentOutput)
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.TransitionInput.validated(request.data)
         incident = services.incident_transition(
             incident=incident, by=request.user, **data
@@ -108,10 +81,9 @@ class IncidentTransitionApi(APIView):
         return render(request, s.IncidentOutput, incident)
 
 
-class SubjectListApi(APIView):
+class SubjectListApi(IncidentApi):
     @extend_schema(responses=s.SubjectOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(
             self, request, selectors.subject_list(incident), s.SubjectOutput
         )
@@ -119,8 +91,7 @@ class SubjectListApi(APIView):
     @extend_schema(
         request=s.SubjectInput, responses={201: s.SubjectOutput, 200: s.SubjectOutput}
     )
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.SubjectInput.validated(request.data)
         subject, created = services.subject_add(
             incident=incident, by=request.user, **data
@@ -129,10 +100,9 @@ class SubjectListApi(APIView):
         return render(request, s.SubjectOutput, subject, code)
 
 
-class SubjectDetailApi(APIView):
+class SubjectDetailApi(IncidentApi):
     @extend_schema(responses=s.SubjectOutput)
-    def get(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, pk: int) -> Response:
         return render(
             request,
             s.SubjectOutput,
@@ -140,26 +110,23 @@ class SubjectDetailApi(APIView):
         )
 
 
-class TimelineListApi(APIView):
+class TimelineListApi(IncidentApi):
     @extend_schema(responses=s.TimelineOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(
             self, request, selectors.timeline_list(incident), s.TimelineOutput
         )
 
     @extend_schema(request=s.TimelineInput, responses={201: s.TimelineOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.TimelineInput.validated(request.data)
         entry = services.timeline_add(incident=incident, by=request.user, **data)
         return render(request, s.TimelineOutput, entry, status.HTTP_201_CREATED)
 
 
-class TimelineDetailApi(APIView):
+class TimelineDetailApi(IncidentApi):
     @extend_schema(responses=s.TimelineOutput)
-    def get(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, pk: int) -> Response:
         return render(
             request,
             s.TimelineOutput,
@@ -167,48 +134,42 @@ class TimelineDetailApi(APIView):
         )
 
 
-class NoteListApi(APIView):
+class NoteListApi(IncidentApi):
     @extend_schema(responses=s.NoteOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         notes = selectors.note_list_for_user(request.user, incident)
         return paginated(self, request, notes, s.NoteOutput)
 
     @extend_schema(request=s.NoteInput, responses={201: s.NoteOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.NoteInput.validated(request.data)
         note = services.note_add(incident=incident, by=request.user, **data)
         return render(request, s.NoteOutput, note, status.HTTP_201_CREATED)
 
 
-class NoteDetailApi(APIView):
+class NoteDetailApi(IncidentApi):
     @extend_schema(responses=s.NoteOutput)
-    def get(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, pk: int) -> Response:
         notes = selectors.note_list_for_user(request.user, incident)
         return render(request, s.NoteOutput, get_object_or_404(notes, pk=pk))
 
 
-class TaskListApi(APIView):
+class TaskListApi(IncidentApi):
     @extend_schema(responses=s.TaskOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(self, request, selectors.task_list(incident), s.TaskOutput)
 
     @extend_schema(request=s.TaskInput, responses={201: s.TaskOutput})
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.TaskInput.validated(request.data)
         data["assignee"] = user_or_400(data.get("assignee"), "assignee")
         task = services.task_add(incident=incident, by=request.user, **data)
         return render(request, s.TaskOutput, task, status.HTTP_201_CREATED)
 
 
-class TaskDetailApi(APIView):
+class TaskDetailApi(IncidentApi):
     @extend_schema(responses=s.TaskOutput)
-    def get(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, pk: int) -> Response:
         return render(
             request,
             s.TaskOutput,
@@ -216,8 +177,7 @@ class TaskDetailApi(APIView):
         )
 
     @extend_schema(request=s.TaskUpdateInput, responses=s.TaskOutput)
-    def patch(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def patch(self, request: Request, incident: Incident, pk: int) -> Response:
         task = get_object_or_404(selectors.task_list(incident), pk=pk)
         data = s.TaskUpdateInput.validated(request.data)
         task = services.task_set_done(
@@ -226,17 +186,17 @@ class TaskDetailApi(APIView):
         return render(request, s.TaskOutput, task)
 
 
-class MemberListApi(APIView):
+class MemberListApi(IncidentApi):
+    role_checks = {"post": services.require_case_editor}
+
     @extend_schema(responses=s.MemberOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(self, request, selectors.member_list(incident), s.MemberOutput)
 
     @extend_schema(
         request=s.MemberInput, responses={201: s.MemberOutput, 200: s.MemberOutput}
     )
-    def post(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def post(self, request: Request, incident: Incident) -> Response:
         data = s.MemberInput.validated(request.data)
         user = user_or_400(data["user"], "user")
         membership, created = services.membership_add(
@@ -246,18 +206,18 @@ class MemberListApi(APIView):
         return render(request, s.MemberOutput, membership, code)
 
 
-class MemberDetailApi(APIView):
+class MemberDetailApi(IncidentApi):
+    role_checks = {"delete": services.require_case_editor}
+
     @extend_schema(responses=s.MemberOutput)
-    def get(self, request: Request, reference: str, username: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, username: str) -> Response:
         membership = selectors.member_get(incident, username)
         if membership is None:
             raise NotFound()
         return render(request, s.MemberOutput, membership)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, reference: str, username: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def delete(self, request: Request, incident: Incident, username: str) -> Response:
         membership = selectors.member_get(incident, username)
         if membership is None:
             raise NotFound()
@@ -267,19 +227,17 @@ class MemberDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class HistoryListApi(APIView):
+class HistoryListApi(IncidentApi):
     @extend_schema(responses=s.HistoryOutput(many=True))
-    def get(self, request: Request, reference: str) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident) -> Response:
         return paginated(
             self, request, selectors.history_list(incident), s.HistoryOutput
         )
 
 
-class HistoryDetailApi(APIView):
+class HistoryDetailApi(IncidentApi):
     @extend_schema(responses=s.HistoryOutput)
-    def get(self, request: Request, reference: str, pk: int) -> Response:
-        incident = incident_or_404(request, reference)
+    def get(self, request: Request, incident: Incident, pk: int) -> Response:
         return render(
             request,
             s.HistoryOutput,

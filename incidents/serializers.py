@@ -1,35 +1,12 @@
 """API shapes. Input serializers check shape only; services decide."""
 
-from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import Membership
+from api.rendering import absolute
+from api.serializers import StrictInput
 from config.rfc3339 import OffsetDateTimeField
 from incidents.models import HistoryEntry, Incident, Note, Subject, Task, TimelineEntry
-
-
-def absolute(request, name: str, *args) -> str:
-    return request.build_absolute_uri(reverse(name, args=args))
-
-
-class StrictInput(serializers.Serializer):
-    """Refuses fields it does not know, so a misspelt or read-only field is not
-    silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not accepted here."] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-    @classmethod
-    def validated(cls, data) -> dict:
-        serializer = cls(data=data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
 
 
 class SubjectInput(StrictInput):

@@ -6,9 +6,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_get_by_username
+from api.pages import form_errors, incident_page, run
 from config.errors import DomainError
 from evidence.selectors import evidence_list_for_user
 from incidents import forms, selectors, services
@@ -18,35 +18,10 @@ from incidents.models import Incident
 LIST_FILTERS = ("status", "severity", "kind", "owner", "q", "ordering")
 
 
-def _incident_or_404(request: HttpRequest, reference: str) -> Incident:
-    incident = selectors.incident_get_for_user(request.user, reference)
-    if incident is None:
-        raise Http404
-    return incident
-
-
 def _back(incident: Incident, anchor: str) -> HttpResponse:
     return redirect(
         reverse("incidents:detail", args=[incident.reference]) + f"#{anchor}"
     )
-
-
-def _form_errors(form) -> str:
-    return "; ".join(
-        f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
-        for field, errors in form.errors.items()
-    )
-
-
-def _run(request: HttpRequest, action, success: str) -> bool:
-    """Call a service; report a domain error as a message instead of a failure page."""
-    try:
-        action()
-    except DomainError as error:
-        messages.error(request, error.detail)
-        return False
-    messages.success(request, success)
-    return True
 
 
 @login_required
@@ -89,9 +64,8 @@ def incident_create(request: HttpRequest) -> HttpResponse:
     return render(request, "incidents/incident_form.html", {"form": form})
 
 
-@login_required
-def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_edit(request: HttpRequest, incident: Incident) -> HttpResponse:
     initial = {
         "title": incident.title,
         "summary": incident.summary,
@@ -119,9 +93,8 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     members = list(selectors.member_list(incident))
     return render(
         request,
@@ -149,9 +122,8 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-def incident_history(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page
+def incident_history(request: HttpRequest, incident: Incident) -> HttpResponse:
     page = Paginator(selectors.history_list(incident), 100).get_page(
         request.GET.get("page")
     )
@@ -160,16 +132,14 @@ def incident_history(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def incident_transition(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         to = form.cleaned_data["to"]
-        _run(
+        run(
             request,
             lambda: services.incident_transition(
                 incident=incident, by=request.user, **form.cleaned_data
@@ -179,22 +149,20 @@ def incident_transition(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(incident, "overview")
 
 
-def _post_form(request, reference, form_class, anchor, call, success):
-    incident = _incident_or_404(request, reference)
+def _post_form(request, incident, form_class, anchor, call, success):
     form = form_class(request.POST)
     if form.is_valid():
-        _run(request, lambda: call(incident, form.cleaned_data), success)
+        run(request, lambda: call(incident, form.cleaned_data), success)
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return _back(incident, anchor)
 
 
-@login_required
-@require_POST
-def subject_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def subject_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.SubjectForm,
         "subjects",
         lambda incident, data: services.subject_add(
@@ -204,12 +172,11 @@ def subject_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def timeline_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.TimelineForm,
         "timeline",
         lambda incident, data: services.timeline_add(
@@ -219,12 +186,11 @@ def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def note_add(request: HttpRequest, reference: str) -> HttpResponse:
+@incident_page(methods=["POST"])
+def note_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     return _post_form(
         request,
-        reference,
+        incident,
         forms.NoteForm,
         "notes",
         lambda incident, data: services.note_add(
@@ -234,34 +200,30 @@ def note_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def task_add(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def task_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.TaskForm(request.POST, members=selectors.member_list(incident))
     if form.is_valid():
         data = dict(form.cleaned_data)
         data["assignee"] = (
             user_get_by_username(data["assignee"]) if data["assignee"] else None
         )
-        _run(
+        run(
             request,
             lambda: services.task_add(incident=incident, by=request.user, **data),
             "Task added.",
         )
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return _back(incident, "tasks")
 
 
-@login_required
-@require_POST
-def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def task_toggle(request: HttpRequest, incident: Incident, pk: int) -> HttpResponse:
     task = selectors.task_get(incident, pk)
     if task is None:
         raise Http404
-    _run(
+    run(
         request,
         lambda: services.task_set_done(
             task=task, by=request.user, is_done=not task.is_done
@@ -271,13 +233,11 @@ def task_toggle(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     return _back(incident, "tasks")
 
 
-@login_required
-@require_POST
-def member_add(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def member_add(request: HttpRequest, incident: Incident) -> HttpResponse:
     form = forms.MemberForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back(incident, "members")
     user = user_get_by_username(form.cleaned_data["user"])
     if user is None:
@@ -286,7 +246,7 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
         )
         return _back(incident, "members")
 
-    _run(
+    run(
         request,
         lambda: services.membership_add(incident=incident, user=user, by=request.user),
         f"{user.username} can now see {incident.reference}.",
@@ -294,15 +254,15 @@ def member_add(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(incident, "members")
 
 
-@login_required
-@require_POST
-def member_remove(request: HttpRequest, reference: str, username: str) -> HttpResponse:
-    incident = _incident_or_404(request, reference)
+@incident_page(methods=["POST"])
+def member_remove(
+    request: HttpRequest, incident: Incident, username: str
+) -> HttpResponse:
     membership = selectors.member_get(incident, username)
     if membership is None:
         raise Http404
 
-    _run(
+    run(
         request,
         lambda: services.membership_remove(
             incident=incident, user=membership.user, by=request.user
