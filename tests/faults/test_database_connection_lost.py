@@ -1,5 +1,7 @@
-"""A query-log load whose database connection is terminated while PostgreSQL is
-receiving its rows (`pg_terminate_backend` from another connection, mid-COPY)."""
+"""A query-log load whose database connection is terminated while its COPY runs
+(`pg_terminate_backend` from another connection), inside the load's transaction after
+the batch row was written. The test holds the row table so the COPY is caught at the
+same point on any machine: timing it against a fast COPY was flaky under load."""
 
 import threading
 
@@ -37,9 +39,13 @@ def ndjson(rows: int) -> bytes:
     )
 
 
-def kill_the_copy() -> int:
-    """Wait for the server's COPY to be running, then terminate its connection."""
-    with admin_connection() as admin:
+def kill_the_copy(holding: threading.Event) -> int:
+    """Hold the row table so the server's COPY waits inside PostgreSQL, then terminate
+    its connection: the COPY is cut off mid-load however fast the machine is."""
+    with admin_connection() as holder, admin_connection() as admin:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE evidence_querylogrow IN SHARE MODE")
+        holding.set()
 
         def copying():
             return admin.execute(
@@ -48,8 +54,11 @@ def kill_the_copy() -> int:
                 [f"{APP_NAME}-server"],
             ).fetchone()
 
-        (pid,) = wait_for(copying, timeout=60, every=0.01, what="the COPY")
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        try:
+            (pid,) = wait_for(copying, timeout=60, every=0.01, what="the COPY")
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            holder.execute("ROLLBACK")
         return pid
 
 
@@ -66,8 +75,10 @@ def test_a_load_cut_off_mid_copy_stores_nothing_and_its_retry_stores_it_once(
     body = ndjson(ROWS)
     headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": "load-1"}
     killed = []
-    killer = threading.Thread(target=lambda: killed.append(kill_the_copy()))
+    holding = threading.Event()
+    killer = threading.Thread(target=lambda: killed.append(kill_the_copy(holding)))
     killer.start()
+    assert holding.wait(timeout=30)
     # when: the connection is terminated while the rows stream into PostgreSQL
     status, answer_headers, raw = server.request(
         "POST", path, body, headers, token=token
