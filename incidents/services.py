@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Choices
 from django.utils import timezone
 
 from accounts.models import User
@@ -52,7 +53,7 @@ def _lock(incident: Incident) -> Incident:
     return Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
 
 
-def _check_choice(field: str, value: Any, choices: type) -> None:
+def _check_choice(field: str, value: Any, choices: type[Choices]) -> None:
     if value not in choices.values:
         allowed = ", ".join(choices.values)
         raise InvalidInput.for_field(field, f"'{value}' is not one of: {allowed}.")
@@ -91,7 +92,7 @@ def incident_open(
     tlp: str = Incident.Tlp.AMBER,
     affected_models: list[str] | None = None,
     detected_at: datetime | None = None,
-    subjects: list[dict] | None = None,
+    subjects: list[dict[str, Any]] | None = None,
     owner: User | None = None,
     status: str = Incident.Status.OPEN,
     allow_service: bool = False,
@@ -152,6 +153,7 @@ def incident_open(
         )
         membership_add(incident=incident, user=by, by=by)
         if incident.owner_id != by.pk:
+            assert incident.owner is not None  # owner or by, above
             membership_add(incident=incident, user=incident.owner, by=by)
         unique: dict[tuple[str, str], str] = {}
         for (
@@ -167,7 +169,7 @@ def incident_open(
     return incident
 
 
-def _snapshot(incident: Incident) -> dict:
+def _snapshot(incident: Incident) -> dict[str, Any]:
     return {
         "title": incident.title,
         "summary": incident.summary,
@@ -176,7 +178,7 @@ def _snapshot(incident: Incident) -> dict:
         "tlp": incident.tlp,
         "status": incident.status,
         "affected_models": incident.affected_models,
-        "owner": incident.owner.username if incident.owner_id else None,
+        "owner": incident.owner.username if incident.owner else None,
     }
 
 
@@ -231,6 +233,7 @@ def incident_update(
             incident.updated_at = timezone.now()
             incident.save(update_fields=[*changed, "updated_at"])
             if "owner" in changed:
+                assert incident.owner is not None  # refused above
                 membership_add(incident=incident, user=incident.owner, by=by)
     return incident
 
