@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -14,6 +15,9 @@ from django.utils import timezone
 from accounts.models import ApiToken, Membership, SecurityEvent, SignInThrottle, User
 from config.errors import Conflict, InvalidInput, NotAllowed
 from incidents.history import history_record
+
+if TYPE_CHECKING:
+    from incidents.models import Incident
 
 TOKEN_PREFIX = "cb_"
 
@@ -84,7 +88,9 @@ def user_create(
     return user
 
 
-def membership_add(*, incident, user: User, by: User) -> tuple[Membership, bool]:
+def membership_add(
+    *, incident: "Incident", user: User, by: User
+) -> tuple[Membership, bool]:
     """Give `user` access to `incident`. Returns (membership, created).
 
     Records `member.added` in the incident history. Callers check `by`'s rights.
@@ -106,7 +112,7 @@ def membership_add(*, incident, user: User, by: User) -> tuple[Membership, bool]
     return membership, created
 
 
-def membership_remove(*, incident, user: User, by: User) -> None:
+def membership_remove(*, incident: "Incident", user: User, by: User) -> None:
     """Take away `user`'s access. The owner cannot be removed (move ownership first).
 
     Records `member.removed` in the incident history.
