@@ -41,7 +41,9 @@ def user_or_400(username: str | None, field: str):
 
 def paginated(view: APIView, request: Request, queryset, serializer_class) -> Response:
     paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    page: list[object] | None = paginator.paginate_queryset(
+        queryset, request, view=view
+    )
     data = serializer_class(page, many=True, context={"request": request}).data
     return paginator.get_paginated_response(data)
 
