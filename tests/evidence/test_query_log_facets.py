@@ -18,9 +18,9 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from analysis.engine import analysis_run
+from config import append_only
 from config.errors import InsufficientStorage
 from evidence.models import Evidence, QueryLogBatch, QueryLogFacet, QueryLogRow
-from incidents import append_only
 from tests.analysis.engine_helpers import START, analyse, ingest, row
 from tests.factories import UserFactory, make_incident
 
