@@ -1,7 +1,7 @@
 # Casebook. `make run` serves the demo; `make test` runs the checks and the suite.
 VENV := .venv
 
-.PHONY: run test fuzz lint format bench bench-dossier bench-analysis load
+.PHONY: run test typecheck fuzz lint format bench bench-dossier bench-analysis load
 
 run:
 	@bin/bootstrap run
@@ -11,8 +11,14 @@ test:
 	@bin/bootstrap test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	DJANGO_SETTINGS_MODULE=config.test_settings $(VENV)/bin/python manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# mypy over the apps, as configured in pyproject.toml ([tool.mypy]).
+typecheck:
+	@bin/bootstrap test
+	$(VENV)/bin/mypy
 
 # Schemathesis over the live /api/schema/ (tests/test_api_fuzz.py) with many more
 # generated requests per operation than `make test` sends (FUZZ_EXAMPLES, FUZZ_SEED).

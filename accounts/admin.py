@@ -8,7 +8,7 @@ from accounts.models import ApiToken, Membership, SecurityEvent, User
 class CasebookUserAdmin(UserAdmin):
     list_display = ("username", "email", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("Casebook", {"fields": ("role",)}))
+    fieldsets = (*UserAdmin.fieldsets, ("Casebook", {"fields": ("role",)}))  # type: ignore[misc]  # UserAdmin sets fieldsets; the stubs allow None
 
 
 @admin.register(ApiToken)

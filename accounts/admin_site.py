@@ -40,7 +40,7 @@ class CasebookAdminSite(AdminSite):
             context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=self.name)
         context.update(extra_context or {})
         request.current_app = self.name
-        return ThrottledSignInView.as_view(
+        return ThrottledSignInView.as_view(  # type: ignore[return-value]  # the view answers an HttpResponse
             extra_context=context,
             authentication_form=self.login_form or AdminAuthenticationForm,
             template_name=self.login_template or "admin/login.html",

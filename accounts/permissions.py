@@ -9,7 +9,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import ApiToken
 
-GRANTS = {
+GRANTS: dict[str, set[str]] = {
     ApiToken.Scope.READ: {"read"},
     ApiToken.Scope.INGEST: {"ingest"},
     ApiToken.Scope.WRITE: {"read", "ingest", "write"},

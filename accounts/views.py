@@ -27,7 +27,7 @@ class ThrottledSignInView(LoginView):
         field = self.get_form_class().base_fields["username"]
         # NUL cannot be stored in PostgreSQL text; no username contains one anyway.
         posted = self.request.POST.get("username", "").replace("\x00", "")
-        return field.to_python(posted)[:150]
+        return field.to_python(posted)[:150]  # type: ignore[index]  # CharField.to_python returns a str
 
     def post(self, request, *args, **kwargs):
         username = self.posted_username()

@@ -106,8 +106,8 @@ def analysis_snapshot(incident: Incident) -> dict | None:
         "clusters_total": len(clusters),
         "clusters": [_cluster(c) for c in clusters[:MAX_CLUSTERS]],
         "clusters_omitted": max(0, len(clusters) - MAX_CLUSTERS),
-        "exhibit": analysis.evidence.exhibit,
-        "sha256": analysis.evidence.sha256,
+        "exhibit": analysis.evidence.exhibit,  # type: ignore[union-attr]  # a done analysis has its evidence
+        "sha256": analysis.evidence.sha256,  # type: ignore[union-attr]  # as above
     }
 
 

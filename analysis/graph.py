@@ -104,7 +104,7 @@ def graph_layout(
     # Shelf packing: left to right, a new row when the next disc does not fit; each
     # row is centred.
     rows: list[list] = [[]]
-    used = GAP
+    used: float = GAP
     for disc in discs:
         diameter = 2 * disc[3]
         if rows[-1] and used + diameter + GAP > width:

@@ -34,7 +34,7 @@ def sha256_of(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
-def _batches_to_read(incident: Incident) -> list[dict]:
+def _batches_to_read(incident: Incident) -> list[dict[str, Any]]:
     """Every complete, not withdrawn query-log batch of the incident, oldest first."""
     batches = (
         QueryLogBatch.objects.filter(
@@ -49,7 +49,7 @@ def _batches_to_read(incident: Incident) -> list[dict]:
         {
             "id": b.pk,
             "evidence": b.evidence_id,
-            "exhibit": b.evidence.exhibit,
+            "exhibit": b.evidence.exhibit,  # type: ignore[union-attr]  # evidence__isnull=False
             "rows": b.rows,
             "merkle_root": b.merkle_root,
             "body_sha256": b.body_sha256,
@@ -59,7 +59,7 @@ def _batches_to_read(incident: Incident) -> list[dict]:
 
 
 def analysis_request(
-    *, incident: Incident, by: User, parameters: dict | None = None
+    *, incident: Incident, by: User, parameters: dict[str, Any] | None = None
 ) -> Analysis:
     """Queue an account-linkage analysis of every query-log row of `incident`.
 
@@ -148,7 +148,7 @@ def analysis_compute(*, analysis_id: int) -> Analysis | None:
     return Analysis.objects.get(pk=analysis.pk)
 
 
-def _document(analysis: Analysis, result: dict) -> dict:
+def _document(analysis: Analysis, result: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": DOCUMENT_KIND,
         "analysis": analysis.pk,
@@ -165,7 +165,7 @@ def _document(analysis: Analysis, result: dict) -> dict:
     }
 
 
-def _store(analysis: Analysis, result: dict) -> None:
+def _store(analysis: Analysis, result: dict[str, Any]) -> None:
     document = _document(analysis, result)
     content = canonical_json(document)
     sha256 = hashlib.sha256(content).hexdigest()
@@ -236,7 +236,8 @@ def _store(analysis: Analysis, result: dict) -> None:
     job_finish(model=Analysis, job_id=analysis.pk, store=store)
 
 
-def analysis_cluster(analysis: Analysis, cluster_id: str) -> dict | None:
+def analysis_cluster(analysis: Analysis, cluster_id: str) -> dict[str, Any] | None:
+    cluster: dict[str, Any]
     for cluster in (analysis.result or {}).get("clusters") or []:
         if cluster.get("id") == cluster_id:
             return cluster

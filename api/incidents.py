@@ -18,7 +18,7 @@ without looking the incident up.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -34,7 +34,9 @@ RoleCheck = Callable[[User], None]
 def incident_or_404(request: Request, reference: str) -> Incident:
     """The incident `reference` as the caller sees it; 404 if missing or hidden.
     For a reference given in a body; one in the URL goes through `IncidentApi`."""
-    incident = incident_get_for_user(request.user, reference)
+    # Only authenticated callers get here (the default permission classes); the
+    # stubs type `request.user` with AnonymousUser as well.
+    incident = incident_get_for_user(cast(User, request.user), reference)
     if incident is None:
         raise NotFound()
     return incident
@@ -64,12 +66,12 @@ class IncidentApi(APIView):
         incident = self.get_incident(request, self.kwargs.pop("reference"))
         check = self.role_checks.get(handler.__name__)
         if check is not None:
-            check(request.user)
+            check(cast(User, request.user))  # authenticated by `super().initial`
         # DRF calls the handler with the very dict it keeps as `self.kwargs`.
         self.kwargs["incident"] = incident
 
     def _handler(self, request: Request) -> Callable[..., Any] | None:
-        method = request.method.lower()
+        method = (request.method or "").lower()  # always set on a dispatched request
         if method == "options" or method not in self.http_method_names:
             return None
         return getattr(self, method, None)

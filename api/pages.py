@@ -12,10 +12,11 @@ view with `incident` in place of `reference`.
 
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -44,12 +45,15 @@ def incident_page(
         def page(
             request: HttpRequest, reference: str, *args: Any, **kwargs: Any
         ) -> HttpResponse:
-            incident = incident_get_for_user(request.user, reference)
+            # Behind `login_required` (below): the user is signed in, though the
+            # stubs type `request.user` with AnonymousUser as well.
+            user = cast(User, request.user)
+            incident = incident_get_for_user(user, reference)
             if incident is None:
                 raise Http404
             if role is not None:
                 try:
-                    role(request.user)
+                    role(user)
                 except NotAllowed as refusal:
                     raise Http404(refusal.detail) from None
             return view(request, incident, *args, **kwargs)
@@ -64,10 +68,10 @@ def incident_page(
     return decorate if view is None else decorate(view)
 
 
-def form_errors(form) -> str:
+def form_errors(form: BaseForm) -> str:
     """A form's errors as one message line."""
     return "; ".join(
-        f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
+        f"{'' if field == '__all__' else field + ': '}{' '.join(map(str, errors))}"
         for field, errors in form.errors.items()
     )
 

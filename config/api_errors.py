@@ -50,10 +50,10 @@ def api_exception_handler(exc, context):
         logger.error("No space left during %s", context["request"].path, exc_info=exc)
         exc = InsufficientStorage()
     if isinstance(exc, DomainError):
-        response = Response(_body(exc.detail, exc.errors), status=exc.status_code)
+        answer = Response(_body(exc.detail, exc.errors), status=exc.status_code)
         if exc.status_code == 503:
-            response["Retry-After"] = RETRY_AFTER
-        return response
+            answer["Retry-After"] = RETRY_AFTER
+        return answer
     if isinstance(exc, DataError):
         # Last line of defence: a value the database refuses (e.g. U+0000 inside a
         # JSON object on PostgreSQL) is bad input, and its transaction rolled back.
@@ -66,14 +66,14 @@ def api_exception_handler(exc, context):
         logger.warning(
             "Database unavailable during %s", context["request"].path, exc_info=exc
         )
-        response = Response(
+        unavailable = Response(
             _body(
                 "The database was unavailable and the request was not completed; try again."
             ),
             status=503,
         )
-        response["Retry-After"] = RETRY_AFTER
-        return response
+        unavailable["Retry-After"] = RETRY_AFTER
+        return unavailable
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):
@@ -95,8 +95,8 @@ def api_exception_handler(exc, context):
             detail = "Invalid input."
         response.data = _body(detail, errors)
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        response.data = _body(str(detail))
+        message = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        response.data = _body(str(message))
     return response
 
 

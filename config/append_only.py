@@ -12,6 +12,10 @@ from any code path, the admin or a stray shell session is refused by the databas
 from collections.abc import Callable
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
+
+Migrate = Callable[[StateApps, BaseDatabaseSchemaEditor], None]
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION casebook_refuse_change() RETURNS trigger AS $$
@@ -52,13 +56,13 @@ def uninstall(connection: BaseDatabaseWrapper, table: str) -> None:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
 
 
-def operations(table: str) -> tuple[Callable, Callable]:
+def operations(table: str) -> tuple[Migrate, Migrate]:
     """Forward and backward callables for `migrations.RunPython`."""
 
-    def forward(apps, schema_editor) -> None:
+    def forward(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         install(schema_editor.connection, table)
 
-    def backward(apps, schema_editor) -> None:
+    def backward(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         uninstall(schema_editor.connection, table)
 
     return forward, backward

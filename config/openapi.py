@@ -23,7 +23,7 @@ class ErrorItem(serializers.Serializer):
 
 class Error(serializers.Serializer):
     detail = serializers.CharField(help_text="One sentence naming the problem.")
-    errors = ErrorItem(many=True)
+    errors = ErrorItem(many=True)  # type: ignore[assignment]  # a field named errors; DRF moves fields off the class
 
 
 ERRORS = {

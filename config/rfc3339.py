@@ -12,6 +12,7 @@ would be ambiguous), a date or time that the calendar does not have (30 February
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from rest_framework import serializers
 
@@ -100,7 +101,7 @@ def _offset(text: str) -> timezone:
 class OffsetDateTimeField(serializers.DateTimeField):
     """Every time the API reads, in a body or a query string, goes through `parse`."""
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, datetime):  # given by Python code, not by a client
             return super().to_internal_value(value)
         try:

@@ -146,7 +146,7 @@ class _DeflatedFileStream(generic.StreamObject):
         stream.write(b"\nendstream")
 
 
-def _file_spec(reference: generic.Reference, attachment: Attachment):
+def _file_spec(reference: generic.IndirectObject, attachment: Attachment):
     return generic.DictionaryObject(
         {
             generic.NameObject("/Type"): generic.NameObject("/Filespec"),

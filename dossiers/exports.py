@@ -125,7 +125,7 @@ def _write_row_by_row(
         .values_list(*fields)
         .iterator(chunk_size=5000)
     )
-    text = io.TextIOWrapper(
+    text = io.TextIOWrapper(  # type: ignore[type-var]  # TextIOWrapper accepts any binary stream
         _Unclosable(sink), encoding="utf-8", newline="", write_through=False
     )
     # "\r\n" ends each row as the csv module writes it, so it quotes every value

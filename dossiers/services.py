@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.core.files import File
 from django.db import transaction
@@ -33,6 +34,9 @@ from evidence.services.items import evidence_add
 from incidents.history import history_record
 from incidents.models import Incident
 from jobs.services import job_claim, job_finish, job_progress, job_send
+
+if TYPE_CHECKING:
+    from dossiers.rendering import RenderResult
 
 logger = logging.getLogger(__name__)
 BATES_PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -163,11 +167,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _generated_at(snapshot: dict) -> datetime:
+def _generated_at(snapshot: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(snapshot["generated_at"].replace("Z", "+00:00"))
 
 
-def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attachment]:
+def _attachments(
+    dossier: Dossier, snapshot: dict[str, Any], workdir: Path
+) -> list[Attachment]:
     """The files to embed, each deflated and hashed as it is written."""
     incident = dossier.incident
     files = []
@@ -232,14 +238,18 @@ def _attachments(dossier: Dossier, snapshot: dict, workdir: Path) -> list[Attach
     return files
 
 
-def _store(dossier: Dossier, pdf: Path, result, exhibit_ids: list[int]) -> None:
+def _store(
+    dossier: Dossier, pdf: Path, result: "RenderResult", exhibit_ids: list[int]
+) -> None:
     sha256 = _sha256(pdf)
     size = pdf.stat().st_size
     with pdf.open("rb") as handle:
         upload = File(
             handle, name=f"{dossier.incident.reference}-dossier-{dossier.pk}.pdf"
         )
-        upload.sha256, upload.head = sha256, handle.read(8192)
+        # What HashingUploadHandler leaves on an upload, which evidence_add reads.
+        upload.sha256 = sha256  # type: ignore[attr-defined]
+        upload.head = handle.read(8192)  # type: ignore[attr-defined]
         upload.size = size
         handle.seek(0)
 

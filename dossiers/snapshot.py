@@ -130,7 +130,7 @@ def _query_logs(incident: Incident) -> dict:
         "batches": [
             {
                 "id": b.pk,
-                "exhibit": b.evidence.exhibit,
+                "exhibit": b.evidence.exhibit,  # type: ignore[union-attr]  # evidence__isnull=False
                 "rows": b.rows,
                 "body_sha256": b.body_sha256,
                 "merkle_root": b.merkle_root,

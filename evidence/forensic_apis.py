@@ -82,7 +82,7 @@ class ForensicResultOutput(serializers.Serializer):
 
     def get_artefacts(self, result: ForensicResult) -> list[int]:
         # Only those the caller may see (the selectors' `visible_artefacts`).
-        return [item.pk for item in result.visible_artefacts]
+        return [item.pk for item in result.visible_artefacts]  # type: ignore[attr-defined]  # Prefetch to_attr in the selector
 
 
 class ForensicResultListApi(IncidentApi):
@@ -99,7 +99,7 @@ class ForensicResultListApi(IncidentApi):
         data = ForensicResultInput.validated(request.data)
         result = forensic_result_record(incident=incident, by=request.user, **data)
         # The poster sees what it sent: the result is its own submission.
-        result = selectors.forensic_result_get_for_user(request.user, result.pk)
+        result = selectors.forensic_result_get_for_user(request.user, result.pk)  # type: ignore[assignment]  # the poster may read its own result
         return render(request, ForensicResultOutput, result, status.HTTP_201_CREATED)
 
 

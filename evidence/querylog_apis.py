@@ -95,7 +95,7 @@ class RowCursor(CursorPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.base_url = request.build_absolute_uri()
-        self.page_size = self.get_page_size(request)
+        self.page_size = self.get_page_size(request)  # type: ignore[assignment]  # page_size has a default
         position = self.decode_cursor(request)
         self.cursor = position
         if position is None:

@@ -13,7 +13,7 @@ import io
 import ipaddress
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -76,7 +76,7 @@ class LineError:
     field: str | None
     message: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "message": self.message}
 
 
@@ -93,7 +93,7 @@ class Row:
     line: int
     sha256: str
     leaf: bytes  # RFC 6962 leaf hash of the canonical form
-    values: tuple  # in ROW_COLUMNS order
+    values: tuple[Any, ...]  # in ROW_COLUMNS order
 
 
 class _Invalid(Exception):
@@ -131,9 +131,11 @@ def _timestamp(value: Any) -> datetime:
 def _check_depth(record: Any, text: bytes | str, field: str | None = None) -> None:
     """Refuse nesting deeper than MAX_DEPTH; the brackets in the text are counted
     first, so the usual shallow record is never walked."""
-    if text.count("{" if isinstance(text, str) else b"{") + text.count(
-        "[" if isinstance(text, str) else b"["
-    ) > MAX_DEPTH and _too_deep(record):
+    if isinstance(text, str):
+        brackets = text.count("{") + text.count("[")
+    else:
+        brackets = text.count(b"{") + text.count(b"[")
+    if brackets > MAX_DEPTH and _too_deep(record):
         raise _Invalid(field, f"is nested deeper than {MAX_DEPTH} levels")
 
 
@@ -142,6 +144,7 @@ def _too_deep(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -170,7 +173,7 @@ def _reject_nul(value: Any, field: str | None) -> None:
             _reject_nul(item, field)
 
 
-def normalise(record: Any) -> dict:
+def normalise(record: Any) -> dict[str, Any]:
     """Validate one record; return it normalised, unknown fields moved under `extra`."""
     if not isinstance(record, dict):
         raise _Invalid(None, "each record must be a JSON object")
@@ -238,7 +241,7 @@ def normalise(record: Any) -> dict:
     return out
 
 
-def canonical_row(normalised: dict) -> bytes:
+def canonical_row(normalised: dict[str, Any]) -> bytes:
     """The row form `row_sha256` hashes. orjson, not `config.canonical`: it is
     several times faster on the ingest path, and its bytes differ from json.dumps
     for some floats (``1e-7`` against ``1e-07``), so stored row hashes depend on it."""
@@ -252,7 +255,7 @@ def canonical_row(normalised: dict) -> bytes:
     return orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)
 
 
-def to_row(line: int, normalised: dict) -> Row:
+def to_row(line: int, normalised: dict[str, Any]) -> Row:
     try:
         encoded = canonical_row(normalised)
     except orjson.JSONEncodeError as error:  # e.g. nested past orjson's own limit
@@ -273,7 +276,7 @@ class _LimitedInflate(io.RawIOBase):
 
     def __init__(
         self,
-        source: BinaryIO,
+        source: BinaryIO | gzip.GzipFile,
         limit: int,
         *,
         compressed: int | None = None,
@@ -291,7 +294,9 @@ class _LimitedInflate(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    # io's readers hand readinto() a writable memoryview; typeshed declares the wider
+    # Buffer protocol, which has neither len() nor slice assignment.
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             data = self.source.read(len(buffer))
         except (OSError, EOFError, zlib.error) as error:
@@ -497,7 +502,7 @@ def parse_csv(
             yield LineError(start, error.field, error.message)
 
 
-def _csv_record(header: list[str], values: list[str]) -> dict:
+def _csv_record(header: list[str], values: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for name, value in zip(header, values, strict=True):
         if value == "":

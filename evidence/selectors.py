@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Prefetch, QuerySet
+from django.db.models import Count, Func, Max, Min, Prefetch, QuerySet
 from django.db.models.functions import Substr, TruncDay, TruncHour
 
 from accounts.models import User
@@ -118,9 +119,9 @@ def query_log_rows(
     account_id: str | None = None,
     ip: str | None = None,
     model: str | None = None,
-    since=None,
-    until=None,
-    **_pagination,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    **_pagination: object,
 ) -> QuerySet[QueryLogRow]:
     rows = QueryLogRow.objects.filter(incident=incident)
     if account_id:
@@ -203,15 +204,20 @@ def forensic_result_cards_for_user(
     )
 
 
-def query_log_accounts(rows: QuerySet[QueryLogRow]):
+def query_log_accounts(
+    rows: QuerySet[QueryLogRow],
+) -> QuerySet[QueryLogRow, dict[str, Any]]:
     """Per account: count, first and last seen; largest first."""
-    return (
+    # values() rows are plain dicts that callers extend; the plugin's TypedDict of
+    # the four keys would forbid that.
+    return cast(
+        "QuerySet[QueryLogRow, dict[str, Any]]",
         rows.order_by()
         .values("account_id")
         .annotate(
             count=Count("id"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
         )
-        .order_by("-count", "account_id")
+        .order_by("-count", "account_id"),
     )
 
 
@@ -221,7 +227,8 @@ class QueryLogSummary:
     first: datetime | None  # the earliest row's timestamp
     last: datetime | None
     account_total: int  # distinct accounts
-    accounts: list[dict]  # account_id, count, first_seen, last_seen; largest first
+    # account_id, count, first_seen, last_seen; largest first
+    accounts: list[dict[str, Any]]
 
 
 def query_log_summary(
@@ -255,7 +262,7 @@ def query_log_summary(
     )
 
 
-def _bucket_expression(hourly: bool):
+def _bucket_expression(hourly: bool) -> Func:
     if connection.vendor == "sqlite":
         # SQLite holds datetimes as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", so a
         # prefix is the truncation, done in SQL; Django's TruncHour there calls a
@@ -264,7 +271,7 @@ def _bucket_expression(hourly: bool):
     return (TruncHour if hourly else TruncDay)("timestamp", tzinfo=UTC)
 
 
-def _bucket_start(value, hourly: bool) -> datetime:
+def _bucket_start(value: str | datetime, hourly: bool) -> datetime:
     if isinstance(value, str):
         return datetime.strptime(
             value, "%Y-%m-%d %H" if hourly else "%Y-%m-%d"
@@ -274,7 +281,7 @@ def _bucket_start(value, hourly: bool) -> datetime:
 
 def query_log_volume(
     rows: QuerySet[QueryLogRow], *, hourly: bool = True
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """(bucket start in UTC, count) per hour or per day, in order, from one GROUP BY;
     only buckets that have rows."""
     buckets = (

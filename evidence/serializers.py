@@ -13,7 +13,7 @@ class EvidenceUploadInput(StrictInput):
     description = serializers.CharField(
         required=False, allow_blank=True, max_length=20000
     )
-    source = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=200)  # type: ignore[assignment]  # a field named source; DRF moves fields off the class
     collected_by = serializers.CharField(
         required=False, allow_blank=True, max_length=200
     )
@@ -51,7 +51,7 @@ class EvidenceOutput(serializers.Serializer):
     kind = serializers.CharField()
     title = serializers.CharField()
     description = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # as above
     collected_by = serializers.CharField()
     collected_at = serializers.DateTimeField(allow_null=True)
     received_by = serializers.CharField(source="received_by.username")

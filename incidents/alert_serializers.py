@@ -42,14 +42,14 @@ class SignalInput(StrictInput):
 
 
 class AlertInput(StrictInput):
-    source = serializers.CharField(max_length=100)
+    source = serializers.CharField(max_length=100)  # type: ignore[assignment]  # a field named source; DRF moves fields off the class
     external_id = serializers.CharField(max_length=200)
     title = serializers.CharField(max_length=200)
     severity = serializers.ChoiceField(choices=Incident.Severity.choices)
     detected_at = OffsetDateTimeField()
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    subjects = AlertSubjectInput(many=True, required=False, max_length=500)
-    signals = SignalInput(many=True, required=False, max_length=200)
+    subjects = AlertSubjectInput(many=True, required=False, max_length=500)  # type: ignore[call-arg]  # many=True passes max_length to ListSerializer
+    signals = SignalInput(many=True, required=False, max_length=200)  # type: ignore[call-arg]  # as above
     score = NumberField(required=False, allow_null=True)
     incident = serializers.CharField(
         required=False, allow_null=True, max_length=20, help_text="A reference."
@@ -79,7 +79,7 @@ class AlertSubjectOutput(serializers.Serializer):
 
 class AlertOutput(IdOutput):
     url = serializers.SerializerMethodField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named source
     external_id = serializers.CharField()
     title = serializers.CharField()
     severity = serializers.CharField()

@@ -73,7 +73,7 @@ class TaskForm(forms.Form):
 
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "— unassigned —")] + [
+        self.fields["assignee"].choices = [("", "— unassigned —")] + [  # type: ignore[attr-defined]  # a ModelChoiceField, which has choices
             (m.user.username, m.user.username) for m in members
         ]
 

@@ -25,7 +25,7 @@ class IncidentCreateInput(StrictInput):
         child=serializers.CharField(max_length=200), required=False, max_length=100
     )
     detected_at = OffsetDateTimeField(required=False, allow_null=True)
-    subjects = SubjectInput(many=True, required=False, max_length=1000)
+    subjects = SubjectInput(many=True, required=False, max_length=1000)  # type: ignore[call-arg]  # many=True passes max_length to ListSerializer
 
 
 class IncidentUpdateInput(StrictInput):
@@ -53,7 +53,7 @@ class TimelineInput(StrictInput):
     description = serializers.CharField(
         required=False, allow_blank=True, max_length=20000
     )
-    source = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=200)  # type: ignore[assignment]  # a field named source; DRF moves fields off the class
 
 
 class NoteInput(StrictInput):
@@ -149,7 +149,7 @@ class TimelineOutput(IdOutput):
     recorded_at = serializers.DateTimeField()
     title = serializers.CharField()
     description = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # as above
     recorded_by = serializers.CharField(source="recorded_by.username")
 
     def get_url(self, entry: TimelineEntry) -> str:

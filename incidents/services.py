@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Choices
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -51,7 +52,7 @@ def require_case_editor(user: User, *, allow_service: bool = False) -> None:
         raise NotAllowed(f"Your role ({user.role}) cannot change incidents.")
 
 
-def require_choice(field: str, value: Any, choices: type) -> None:
+def require_choice(field: str, value: Any, choices: type[Choices]) -> None:
     """Refuse (InvalidInput naming `field`) a value that is not one of `choices`, a
     model's TextChoices: `require_choice("severity", value, Incident.Severity)`."""
     if value not in choices.values:
@@ -92,7 +93,7 @@ def incident_open(
     tlp: str = Incident.Tlp.AMBER,
     affected_models: list[str] | None = None,
     detected_at: datetime | None = None,
-    subjects: list[dict] | None = None,
+    subjects: list[dict[str, Any]] | None = None,
     owner: User | None = None,
     status: str = Incident.Status.OPEN,
     allow_service: bool = False,
@@ -152,6 +153,7 @@ def incident_open(
         )
         membership_add(incident=incident, user=by, by=by, allow_service=allow_service)
         if incident.owner_id != by.pk:
+            assert incident.owner is not None  # owner or by, above
             membership_add(
                 incident=incident,
                 user=incident.owner,
@@ -172,7 +174,7 @@ def incident_open(
     return incident
 
 
-def _snapshot(incident: Incident) -> dict:
+def _snapshot(incident: Incident) -> dict[str, Any]:
     return {
         "title": incident.title,
         "summary": incident.summary,
@@ -181,7 +183,7 @@ def _snapshot(incident: Incident) -> dict:
         "tlp": incident.tlp,
         "status": incident.status,
         "affected_models": incident.affected_models,
-        "owner": incident.owner.username if incident.owner_id else None,
+        "owner": incident.owner.username if incident.owner else None,
     }
 
 
@@ -236,6 +238,7 @@ def incident_update(
             incident.updated_at = timezone.now()
             incident.save(update_fields=[*changed, "updated_at"])
             if "owner" in changed:
+                assert incident.owner is not None  # refused above
                 membership_add(incident=incident, user=incident.owner, by=by)
     return incident
 
@@ -357,7 +360,9 @@ def _subject_create(
     return subject
 
 
-def subjects_add_missing(*, incident: Incident, by: User, subjects: list[dict]) -> int:
+def subjects_add_missing(
+    *, incident: Incident, by: User, subjects: list[dict[str, Any]]
+) -> int:
     """Add those of `subjects` (each {"kind", "value"}, the value already normalised
     with `normalise_subject`) that `incident` does not have yet, with no note; one
     `subject.added` history row each. Returns how many were added.

@@ -6,6 +6,7 @@ subject) and let alerts correlate to incidents that name the same infrastructure
 
 import ipaddress
 import re
+from typing import Any
 
 from config.errors import InvalidInput
 from incidents.models import Subject
@@ -87,8 +88,9 @@ _NORMALISERS = {
 }
 
 
-def normalise_subject(kind: str, value: str) -> str:
-    """Return the canonical form of `value` for `kind`, or raise InvalidInput."""
+def normalise_subject(kind: Any, value: Any) -> str:
+    """Return the canonical form of `value` for `kind`, or raise InvalidInput.
+    Either may be anything a client sent: both are checked here."""
     if kind not in Subject.Kind.values:
         allowed = ", ".join(Subject.Kind.values)
         raise InvalidInput.for_field(

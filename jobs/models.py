@@ -1,6 +1,6 @@
 """The abstract job model: what every long job stores about its own progress."""
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from django.conf import settings
 from django.db import models
@@ -42,6 +42,9 @@ class Job(models.Model):
     if TYPE_CHECKING:
         incident: Incident
         incident_id: int
+        # Django gives every concrete kind its default manager; the stubs give an
+        # abstract model none.
+        objects: ClassVar[models.Manager[Self]]
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def job_task(
     model: type[Job], *, soft_time_limit: int, time_limit: int, too_long: str
-) -> Callable[[Callable[[int], object]], Task]:
+) -> Callable[[Callable[[int], object]], Task[[int], None]]:
     """Make `work(job_id)` the Celery task of one job of `model`, named after the
     function (`dossiers.tasks.dossier_render_task`). `work` calls the kind's service,
     which claims the job first (jobs.services.job_claim): a job that is gone, finished
@@ -34,7 +34,7 @@ def job_task(
     transient errors (OperationalError) retried with backoff after the job is given
     back; `too_long` is the reason shown when the soft time limit stops the work."""
 
-    def decorate(work: Callable[[int], object]) -> Task:
+    def decorate(work: Callable[[int], object]) -> Task[[int], None]:
         @shared_task(
             name=f"{work.__module__}.{work.__name__}",
             acks_late=True,

@@ -122,7 +122,9 @@ class Population:
         if pending:
             yield b"".join(pending)
 
-    def write(self, out: IO[bytes], groups: Iterable[str] | None = None) -> int:
+    def write(
+        self, out: IO[bytes] | gzip.GzipFile, groups: Iterable[str] | None = None
+    ) -> int:
         written = 0
         for chunk in self.ndjson(groups):
             out.write(chunk)

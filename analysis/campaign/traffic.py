@@ -27,7 +27,7 @@ def person_times(rng: random.Random, account: Account, days: int) -> list[float]
     times: list[float] = []
     while len(times) < account.rows:
         local = rng.choices(_HOURS, weights=_HOUR_WEIGHTS)[0]
-        at = rng.randrange(days) * DAY + ((local - account.tz) % 24) * 3600
+        at: float = rng.randrange(days) * DAY + ((local - account.tz) % 24) * 3600
         at += rng.random() * 3600
         for _ in range(min(account.rows - len(times), 1 + int(rng.expovariate(0.4)))):
             times.append(at)

@@ -2,6 +2,8 @@
 the sentences that say so."""
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -36,10 +38,10 @@ def iso(microseconds: int) -> str:
 
 def shared_attributes(
     links: Links, members: np.ndarray
-) -> dict[str, tuple[list[dict], int]]:
+) -> dict[str, tuple[list[dict[str, Any]], int]]:
     """Per kind: the linking values at least two members have (most members first)
     and how many members have at least one of them."""
-    found: dict[str, tuple[list[dict], int]] = {}
+    found: dict[str, tuple[list[dict[str, Any]], int]] = {}
     for kind, attribute in links.attributes.items():
         if kind not in links.by_kind:
             continue
@@ -62,7 +64,9 @@ def shared_attributes(
     return found
 
 
-def _kind_reason(kind: str, listed: list[dict], covered: int, size: int) -> str:
+def _kind_reason(
+    kind: str, listed: list[dict[str, Any]], covered: int, size: int
+) -> str:
     top = listed[0]
     verb, one, several, shown = KIND_WORDS[kind]
     outside = top["accounts_total"] - top["accounts"]
@@ -102,8 +106,11 @@ def synchrony(
 
 
 def cluster_signals(
-    signals: S.Signals, members: np.ndarray, sync: tuple, parameters: dict
-) -> dict:
+    signals: S.Signals,
+    members: np.ndarray,
+    sync: tuple[Any, ...],
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
     result = {}
     counts = signals.counts
     total = int(counts[members].sum())
@@ -125,7 +132,7 @@ def cluster_signals(
         defined = values[~np.isnan(values)]
         median = float(np.median(defined)) if defined.size else None
         baseline = signals.baselines[name]
-        shown = {
+        shown: Callable[[float | None], str] = {
             "active_span_hours": S.duration,
             "template_rate": S.percent,
         }.get(name, lambda v: "n/a" if v is None else f"{v:.2f}")
@@ -180,7 +187,9 @@ def _corr(value: float | None) -> str:
 
 
 def cluster_reasons(
-    shared: dict[str, tuple[list[dict], int]], signals: dict, size: int
+    shared: dict[str, tuple[list[dict[str, Any]], int]],
+    signals: dict[str, Any],
+    size: int,
 ) -> list[str]:
     """What the members share, the kinds that link most first, then timing and
     harvesting where the cluster stands out."""

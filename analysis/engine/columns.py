@@ -6,6 +6,7 @@ thread that fetched the rows, beside the numpy work of the main one."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def positions(accounts: Sequence[str], index: dict[str, int]) -> np.ndarray:
     return np.fromiter(map(index.__getitem__, accounts), np.int64, len(accounts))
 
 
-def pairs(rows: list[tuple], index: dict[str, int]) -> Pairs:
+def pairs(rows: list[tuple[Any, ...]], index: dict[str, int]) -> Pairs:
     """Rows of (account, value)."""
     accounts, values = list(zip(*rows, strict=True)) or [(), ()]
     code, names = factorise(values)
@@ -46,7 +47,7 @@ def pairs(rows: list[tuple], index: dict[str, int]) -> Pairs:
 
 
 def combination_columns(
-    read: dict[str, list[tuple]], accounts: list[str]
+    read: dict[str, list[tuple[Any, ...]]], accounts: list[str]
 ) -> Combinations:
     """`read`: each attribute's and "hashed" (account, value) rows, "max_tokens"
     (account, value, rows) and "harvest" (account, three counts) rows; `accounts`:

@@ -86,10 +86,10 @@ def reasons(
             )
             phrases[i].append((float(weight[i]), text))
             weights[i][kind] = round(float(weight[i]), 4)
-    for i in range(count):
-        network = [weights[i].pop(k) for k in NETWORK if k in weights[i]]
+    for j in range(count):
+        network = [weights[j].pop(k) for k in NETWORK if k in weights[j]]
         if network:
-            weights[i]["network"] = max(network)
+            weights[j]["network"] = max(network)
     return [[text for _, text in sorted(p, reverse=True)] for p in phrases], weights
 
 

@@ -13,6 +13,7 @@ the threshold; clusters are the connected components of the edges.
 import math
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -82,7 +83,9 @@ def _attribute(
     return Attribute(kind, names, spread, weight, links, incidence)
 
 
-def attributes(facts: Facts, parameters: dict, cap: int) -> dict[str, Attribute]:
+def attributes(
+    facts: Facts, parameters: dict[str, Any], cap: int
+) -> dict[str, Attribute]:
     """Every kind's Attribute but prompt_template's (see link)."""
     size = len(facts.accounts)
     result: dict[str, Attribute] = {}
@@ -97,7 +100,7 @@ def attributes(facts: Facts, parameters: dict, cap: int) -> dict[str, Attribute]
     return result
 
 
-def threshold_for(size: int, parameters: dict) -> float:
+def threshold_for(size: int, parameters: dict[str, Any]) -> float:
     """ln(N) + ln(1 / chance_partners) unless set: an account would share that much
     weight with a random other account with probability chance_partners / N, so with
     fewer than chance_partners accounts of the whole population by chance."""
@@ -106,15 +109,19 @@ def threshold_for(size: int, parameters: dict) -> float:
     return math.log(max(size, 2)) + math.log(1 / parameters["chance_partners"])
 
 
-def cap_for(size: int, parameters: dict) -> int:
-    return max(2, min(int(parameters["max_share"] * size), parameters["max_group"]))
+def cap_for(size: int, parameters: dict[str, Any]) -> int:
+    group: int = parameters["max_group"]
+    return max(2, min(int(parameters["max_share"] * size), group))
 
 
 def _pair_weights(attribute: Attribute) -> sparse.csr_matrix:
     weighted = sparse.diags(np.where(attribute.links, attribute.weight, 0.0))
     # The diagonal (an account with itself) is left in: only the upper triangle
     # becomes edges.
-    return (attribute.incidence.T @ weighted @ attribute.incidence).tocsr()
+    pairs: sparse.csr_matrix = (
+        attribute.incidence.T @ weighted @ attribute.incidence
+    ).tocsr()
+    return pairs
 
 
 @dataclass
@@ -127,7 +134,7 @@ class Shared:
     by_kind: dict[str, sparse.csr_matrix]
 
 
-def shared_values(facts: Facts, parameters: dict) -> Shared:
+def shared_values(facts: Facts, parameters: dict[str, Any]) -> Shared:
     cap = cap_for(len(facts.accounts), parameters)
     kinds = set(parameters["link_kinds"])
     found = attributes(facts, parameters, cap)
@@ -139,7 +146,9 @@ def shared_values(facts: Facts, parameters: dict) -> Shared:
     return Shared(cap, found, by_kind)
 
 
-def link(facts: Facts, found: Templates, parameters: dict, shared: Shared) -> Links:
+def link(
+    facts: Facts, found: Templates, parameters: dict[str, Any], shared: Shared
+) -> Links:
     size = len(facts.accounts)
     template = _attribute(
         "prompt_template",

@@ -33,11 +33,14 @@ every value, batch ids and parameters included, is passed as a query parameter.
 
 import contextlib
 import struct
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from analysis.engine.columns import Combinations, combination_columns
 from analysis.engine.templates import NearDuplicates, near_duplicates
@@ -95,7 +98,9 @@ class _Scope:
         )
         self.incidents = incidents if every == set(self.batch_ids) else []
 
-    def where(self, alias: str, by_incident: bool = False) -> tuple[str, dict]:
+    def where(
+        self, alias: str, by_incident: bool = False
+    ) -> tuple[str, dict[str, Any]]:
         """`<alias>.batch_id IN (the batches)`, or, by_incident and where the same
         rows, `<alias>.incident_id IN (their incidents)`; with named parameters."""
         column, ids = "batch_id", self.batch_ids or [-1]
@@ -106,7 +111,7 @@ class _Scope:
         return f"{alias}.{column} IN ({inside})", names
 
 
-def _tune(cursor, parallel: bool = True) -> None:
+def _tune(cursor: CursorWrapper, parallel: bool = True) -> None:
     """PostgreSQL, for this transaction only: room to sort and hash in memory, and
     parallel workers even where the planner's estimates would not bother - or none
     at all, for a query that runs beside this process's own work and should leave
@@ -121,10 +126,13 @@ def _tune(cursor, parallel: bool = True) -> None:
 
 
 def _server_encoding() -> str | None:
-    return connection.connection.info.parameter_status("server_encoding")
+    encoding: str | None = connection.connection.info.parameter_status(
+        "server_encoding"
+    )
+    return encoding
 
 
-def _settings_scope():
+def _settings_scope() -> contextlib.AbstractContextManager[None]:
     """A transaction on PostgreSQL, where SET LOCAL needs one. None on SQLite: its
     transactions start IMMEDIATE here and would hold the write lock for the whole
     read, making ingestion wait (the batches read are complete either way)."""
@@ -134,8 +142,8 @@ def _settings_scope():
 
 
 def _fetch(
-    sql: str, params: dict, parallel: bool = True, raw: bool = False
-) -> list[tuple]:
+    sql: str, params: dict[str, Any], parallel: bool = True, raw: bool = False
+) -> list[tuple[Any, ...]]:
     """`raw` (PostgreSQL, on a connection of its own, as the setting would outlive a
     savepoint): text arrives as the database's UTF-8 bytes, neither decoded here nor
     encoded again for hashing (a tenth of a second for the prompt sample's 30 MB)."""
@@ -144,7 +152,8 @@ def _fetch(
         if raw and _server_encoding() == "UTF8":
             cursor.execute("SET LOCAL client_encoding = 'SQL_ASCII'")
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _accounts(scope: _Scope) -> tuple[list[str], np.ndarray]:
@@ -194,7 +203,7 @@ def _times(
     return np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times))
 
 
-def _pg_times(where: str, params: dict) -> np.ndarray:
+def _pg_times(where: str, params: dict[str, Any]) -> np.ndarray:
     """The times as one array through a binary COPY of one row, which numpy reads in
     place (int64 microseconds since 2000). With the batches all of the incident's,
     PostgreSQL reads them from the (incident, account_id, timestamp) index alone,
@@ -237,7 +246,7 @@ def _check_order(counts: np.ndarray, times: np.ndarray) -> None:
 def _check_facets(scope: _Scope) -> None:
     """Each batch's facets must count the rows it was loaded with."""
     where, params = scope.where("f")
-    totals = dict(
+    totals: dict[int, int] = dict(
         _fetch(
             f"SELECT f.batch_id, CAST(SUM(f.rows) AS BIGINT) FROM {FACETS} f "  # noqa: S608
             f"WHERE {where} GROUP BY f.batch_id",
@@ -261,13 +270,15 @@ def _check_facets(scope: _Scope) -> None:
         )
 
 
-def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, dict]]:
+def _facet_statements(
+    scope: _Scope, parameters: dict[str, Any]
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """One statement per part of Combinations, over the batches' facets; for a
     payment key other than the facets', the payment fingerprints from the rows."""
     where, params = scope.where("f")
     source = f"{FACETS} f WHERE {where}"
 
-    def pairs(value: str, present: str) -> tuple[str, dict]:
+    def pairs(value: str, present: str) -> tuple[str, dict[str, Any]]:
         return (
             f"SELECT f.account_id, {value} FROM {source} AND {present} "  # noqa: S608
             "GROUP BY 1, 2",
@@ -317,7 +328,9 @@ def _facet_statements(scope: _Scope, parameters: dict) -> dict[str, tuple[str, d
     }
 
 
-def _combinations(scope: _Scope, parameters: dict, accounts: list[str]) -> Combinations:
+def _combinations(
+    scope: _Scope, parameters: dict[str, Any], accounts: list[str]
+) -> Combinations:
     _check_facets(scope)
     statements = _facet_statements(scope, parameters)
     return combination_columns(
@@ -339,8 +352,8 @@ def _apply_combinations(facts: Facts, combinations: Combinations) -> None:
 
 
 def _sample_rows(
-    scope: _Scope, parameters: dict, fraction: float, raw: bool = False
-) -> list[tuple]:
+    scope: _Scope, parameters: dict[str, Any], fraction: float, raw: bool = False
+) -> list[tuple[Any, ...]]:
     """The prompts (cut to prompt_chars) of the rows whose SHA-256 falls below
     `fraction`: the same rows every time, about prompt_sample per account. `raw`:
     as bytes (see _fetch)."""
@@ -367,7 +380,7 @@ class Sample:
 
 def _sample(
     scope: _Scope,
-    parameters: dict,
+    parameters: dict[str, Any],
     fraction: float,
     accounts: list[str],
     own_connection: bool = False,
@@ -379,6 +392,10 @@ def _sample(
     finally:
         if own_connection:
             connection.close()  # before the grouping, which needs no database
+    # str, or bytes when read raw; the texts are bytes once encoded below.
+    owners: Sequence[Any]
+    texts: Sequence[Any]
+    index: dict[str, int] | dict[bytes, int]
     owners, texts = list(zip(*rows, strict=True)) or [(), ()]
     if owners and isinstance(owners[0], bytes):  # raw (see _fetch)
         index = {account.encode(): i for i, account in enumerate(accounts)}
@@ -391,7 +408,10 @@ def _sample(
     )
 
 
-def _on_own_connection(function, *args):
+_T = TypeVar("_T")
+
+
+def _on_own_connection(function: Callable[..., _T], *args: Any) -> _T:
     try:
         return function(*args)
     finally:
@@ -410,14 +430,14 @@ class Reader:
     for, on this connection, so it sees the same data.
     """
 
-    def __init__(self, batch_ids: list[int], parameters: dict) -> None:
+    def __init__(self, batch_ids: list[int], parameters: dict[str, Any]) -> None:
         self.scope = _Scope(batch_ids)
         self.parameters = parameters
         self.pool: ThreadPoolExecutor | None = None
-        self.jobs: dict[str, Future] = {}
+        self.jobs: dict[str, Future[Any]] = {}
         self.fraction = 1.0
 
-    def facts(self, progress) -> Facts:
+    def facts(self, progress: Callable[[int, str], None]) -> Facts:
         scope = self.scope
         progress(2, "Reading accounts and request times")
         accounts, counts = _accounts(scope)
@@ -458,7 +478,7 @@ class Reader:
             max_tokens=(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)),
         )
 
-    def _result(self, name: str, function, *args):
+    def _result(self, name: str, function: Callable[..., Any], *args: Any) -> Any:
         job = self.jobs.get(name)
         return job.result() if job is not None else function(*args)
 

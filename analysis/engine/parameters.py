@@ -58,7 +58,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # name -> (types, minimum, maximum); None bounds are open.
-_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
+_NUMBERS: dict[
+    str, tuple[tuple[type[int] | type[float], ...], float | None, float | None]
+] = {
     "edge_threshold": ((int, float), 0.0, 1000.0),
     "chance_partners": ((int, float), 1e-12, 1000.0),
     "min_cluster_size": ((int,), 2, 1_000_000),
@@ -87,13 +89,13 @@ def _bad(key: str, message: str) -> InvalidInput:
     return InvalidInput.for_field(f"parameters.{key}", f"{key} {message}")
 
 
-def analysis_parameters_clean(raw: dict | None) -> dict:
+def analysis_parameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     """`raw` merged over DEFAULT_PARAMETERS; InvalidInput naming the first bad key."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidInput.for_field("parameters", "parameters must be an object")
-    cleaned = {
+    cleaned: dict[str, Any] = {
         key: list(value) if isinstance(value, list) else value
         for key, value in DEFAULT_PARAMETERS.items()
     }

@@ -3,6 +3,7 @@ clusters, and return one JSON-serialisable result (see analysis/engine/__init__.
 
 import gc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +22,9 @@ IGNORED_SHOWN = 10  # most common values (shared by too many to link) listed per
 def analysis_run(
     *,
     batch_ids: list[int],
-    parameters: dict,
+    parameters: dict[str, Any],
     progress: Callable[[int, str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Analyse the query-log rows of `batch_ids` (and nothing else). Reads only;
     deterministic for the same rows and parameters."""
     # The result is a few hundred thousand small dicts and strings, none in a cycle:
@@ -40,9 +41,9 @@ def analysis_run(
 
 def _run(
     batch_ids: list[int],
-    parameters: dict,
+    parameters: dict[str, Any],
     progress: Callable[[int, str], None] | None,
-) -> dict:
+) -> dict[str, Any]:
     say = progress or (lambda percent, stage: None)
     reader = Reader(batch_ids, parameters)
     try:
@@ -64,6 +65,7 @@ def _run(
         shared = shared_values(facts, parameters)
         say(50, "Matching prompt templates")
         reader.sample(facts)
+        assert facts.sampled is not None  # set by reader.sample()
         accounts, prompts = facts.sampled
         found = templates(prompts, accounts, size)
     finally:
@@ -85,7 +87,7 @@ def _run(
     return result
 
 
-def _empty() -> dict:
+def _empty() -> dict[str, Any]:
     return {
         "population": {
             "accounts": 0,
@@ -99,8 +101,8 @@ def _empty() -> dict:
 
 
 def _clusters(
-    facts: Facts, signals: S.Signals, links: Links, parameters: dict
-) -> tuple[list[dict], list[str | None], list[dict]]:
+    facts: Facts, signals: S.Signals, links: Links, parameters: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[str | None], list[dict[str, Any]]]:
     label = links.label
     sizes = np.bincount(label)
     big = np.flatnonzero(sizes >= parameters["min_cluster_size"])
@@ -171,7 +173,9 @@ def _clusters(
     return described, member_of, listed
 
 
-def _population(facts: Facts, signals: S.Signals, links: Links, listed: list) -> dict:
+def _population(
+    facts: Facts, signals: S.Signals, links: Links, listed: list[Any]
+) -> dict[str, Any]:
     ignored = []
     for kind, attribute in links.attributes.items():
         common = np.flatnonzero(attribute.spread > links.cap)
@@ -184,6 +188,7 @@ def _population(facts: Facts, signals: S.Signals, links: Links, listed: list) ->
             }
             for v in common[:IGNORED_SHOWN]
         ]
+    assert signals.found is not None  # set by with_templates() in analyse()
     return {
         "accounts": len(facts.accounts),
         "rows": int(facts.rows),
@@ -209,9 +214,9 @@ def _accounts(
     facts: Facts,
     signals: S.Signals,
     member_of: list[str | None],
-    parameters: dict,
-    every: list[dict],
-) -> list[dict]:
+    parameters: dict[str, Any],
+    every: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     # Accounts are in account_id order already; a stable sort keeps it among equals.
     order = np.argsort(-facts.counts, kind="stable").tolist()
     S.template_signals(signals, parameters, every)

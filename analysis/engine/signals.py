@@ -4,6 +4,7 @@ sentences are made one account at a time, once the numbers are known."""
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -61,7 +62,7 @@ def two_proportion_p(
     return np.where(rest_trials > 0, p, np.nan)
 
 
-def max_tokens_threshold(facts: Facts, parameters: dict) -> float | None:
+def max_tokens_threshold(facts: Facts, parameters: dict[str, Any]) -> float | None:
     """The configured threshold, else the largest max_tokens at least two accounts
     ask for (one account's odd value does not set the bar), else the largest."""
     if parameters["max_tokens_threshold"] is not None:
@@ -82,7 +83,7 @@ def _median(values: np.ndarray) -> float | None:
     return float(np.median(defined)) if defined.size else None
 
 
-def compute(facts: Facts, timing: Timing, parameters: dict) -> Signals:
+def compute(facts: Facts, timing: Timing, parameters: dict[str, Any]) -> Signals:
     """Every signal but template_rate (NaN until with_templates): they need the
     facets and the times only, so they are computed while the prompts are grouped."""
     counts = facts.counts
@@ -179,7 +180,7 @@ def baseline_text(name: str, baseline: float | None) -> str:
     return f"{baseline:.2f}"
 
 
-def _values(array: np.ndarray, rounded: bool = True) -> list:
+def _values(array: np.ndarray, rounded: bool = True) -> list[Any]:
     """JSON-safe numbers: NaN and infinities become None; rounded for reading, except
     p-values (1e-40 must stay 1e-40)."""
     array = array.astype(np.float64)
@@ -187,7 +188,8 @@ def _values(array: np.ndarray, rounded: bool = True) -> list:
         array = np.round(array, 6)
     values = array.astype(object)
     values[~np.isfinite(array)] = None
-    return values.tolist()
+    listed: list[Any] = values.tolist()
+    return listed
 
 
 def percents(shares: np.ndarray) -> list[str]:
@@ -223,7 +225,7 @@ TIMING_SIGNALS = (
 
 
 def _timing_text(
-    v: dict[str, list], typical: dict[str, str], timing: Timing
+    v: dict[str, list[Any]], typical: dict[str, str], timing: Timing
 ) -> dict[str, list[str]]:
     peaks, gaps, hours = (
         timing.peak_hour.tolist(),
@@ -261,8 +263,9 @@ def _timing_text(
     }
 
 
-def _template_text(signals: Signals, parameters: dict) -> list[str]:
+def _template_text(signals: Signals, parameters: dict[str, Any]) -> list[str]:
     found = signals.found
+    assert found is not None  # set by with_templates() before any text
     words, jaccard = parameters["shingle_words"], parameters["template_jaccard"]
     typical = baseline_text("template_rate", signals.baselines["template_rate"])
     return [
@@ -307,7 +310,7 @@ def _harvesting_text(signals: Signals) -> dict[str, list[str]]:
     return text
 
 
-def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict]:
+def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict[str, Any]]:
     """Every account's timing signals, in the accounts' order: they need only the
     request times, so they are written while the database still reads the rest
     (harvesting_signals and template_signals add the others to the same dicts)."""
@@ -315,14 +318,14 @@ def timing_signals(counts: np.ndarray, timing: Timing) -> list[dict]:
     v = {name: values[name].tolist() for name in TIMING_SIGNALS}
     typical = {name: baseline_text(name, _median(values[name])) for name in v}
     text = _timing_text(v, typical, timing)
-    result: list[dict] = [{} for _ in range(counts.size)]
+    result: list[dict[str, Any]] = [{} for _ in range(counts.size)]
     for name in TIMING_SIGNALS:
         _fill(result, name, _median(values[name]), values[name], text[name])
     return result
 
 
 def _fill(
-    result: list[dict],
+    result: list[dict[str, Any]],
     name: str,
     baseline: float | None,
     values: np.ndarray,
@@ -351,7 +354,7 @@ def _fill(
             }
 
 
-def harvesting_signals(signals: Signals, result: list[dict]) -> None:
+def harvesting_signals(signals: Signals, result: list[dict[str, Any]]) -> None:
     """Add the harvesting signals to `result` (from timing_signals), after a place
     for template_rate (see template_signals), so every account lists its signals in
     SIGNALS' order."""
@@ -369,7 +372,9 @@ def harvesting_signals(signals: Signals, result: list[dict]) -> None:
         )
 
 
-def template_signals(signals: Signals, parameters: dict, result: list[dict]) -> None:
+def template_signals(
+    signals: Signals, parameters: dict[str, Any], result: list[dict[str, Any]]
+) -> None:
     """Fill template_rate in `result` (after with_templates)."""
     _fill(
         result,

@@ -13,6 +13,7 @@ Rows logged without text (only `prompt_sha256`) match on the exact hash instead.
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -53,7 +54,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x * np.uint64(0xBF58476D1CE4E5B9)
     x = x ^ (x >> np.uint64(27))
     x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def shingle(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +167,7 @@ def signatures(
     )
     values = hashes.astype(np.uint32)  # the low 32 bits (unsigned casts wrap)
     empty_value = np.iinfo(np.uint32).max
-    table = np.full(texts * length, empty_value, dtype=np.uint32)
+    table: np.ndarray = np.full(texts * length, empty_value, dtype=np.uint32)
     np.minimum.at(table, cell, values)
     table = table.reshape(texts, length)
     signature = np.empty((length, texts), dtype=np.uint32)
@@ -188,7 +190,8 @@ def _rotated(table: np.ndarray, empty_value: int) -> np.ndarray:
     source = np.take_along_axis(table, ahead % length, axis=1)
     with np.errstate(over="ignore"):
         shift = (ahead - position).astype(np.uint32) * np.uint32(0x9E3779B1)
-        return source + shift
+        rotated: np.ndarray = source + shift
+        return rotated
 
 
 def _fingerprint(signature: np.ndarray) -> np.ndarray:
@@ -286,7 +289,7 @@ class NearDuplicates:
     pairs: int  # verified near-duplicate pairs that joined groups
 
 
-def near_duplicates(sample: list[bytes], parameters: dict) -> NearDuplicates:
+def near_duplicates(sample: list[bytes], parameters: dict[str, Any]) -> NearDuplicates:
     """Group the sampled prompt texts (UTF-8) by near-duplication: MinHash LSH
     candidates, kept where the exact Jaccard of their word shingles reaches
     template_jaccard, chained."""

@@ -86,6 +86,7 @@ def evidence_download_check(*, evidence: Evidence, by: User) -> str:
             f"The stored bytes of {evidence.exhibit} no longer match the SHA-256 "
             "recorded when it was received; they would not be served."
         )
+    assert observed is not None  # intact bytes hash to the received SHA-256
     return observed
 
 
@@ -130,4 +131,5 @@ def evidence_download(*, evidence: Evidence, by: User, purpose: str = "") -> str
             "recorded when it was received; they were not served and the incident "
             "has been flagged."
         )
+    assert observed is not None  # intact bytes hash to the received SHA-256
     return observed

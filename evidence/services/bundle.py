@@ -8,9 +8,9 @@ import json
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -40,7 +40,7 @@ def _member_name(item: Evidence) -> str:
     return f"files/{item.exhibit}{suffix if _SAFE_SUFFIX.match(suffix) else ''}"
 
 
-def _jsonl(rows) -> str:
+def _jsonl(rows: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
@@ -99,7 +99,7 @@ def bundle_finish(
     by: User,
     items: list[Evidence],
     with_file: set[int],
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Record an `exported` event for each item, write the ledger, checkpoints, proofs
     and signed manifest (which include those events), and close the zip. Must run
     inside the caller's transaction: an error anywhere here, or later before the

@@ -8,8 +8,9 @@ positions back. When the batch ends, a checkpoint over the new tree is signed.
 """
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Min
@@ -41,14 +42,14 @@ class Ledger:
         purpose: str = "",
         location: str = "",
         sha256_observed: str | None = None,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> CustodyEvent:
         if action not in CustodyEvent.Action.values:
             raise ValueError(f"unknown custody action {action!r}")
         last = CustodyEvent.objects.filter(evidence=evidence).order_by("-seq").first()
         at = timezone.now()
         actor_name = by.username if by else "system"
-        body = {
+        body: dict[str, Any] = {
             "v": 1,
             "seq": self.head.size,
             "evidence": evidence.pk,
@@ -130,7 +131,7 @@ def custody_record(
     purpose: str = "",
     location: str = "",
     sha256_observed: str | None = None,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> CustodyEvent:
     """Append one event in its own transaction and sign a checkpoint after it."""
     with transaction.atomic(), custody_batch() as ledger:
@@ -169,7 +170,7 @@ def custody_received_sha256(evidence: Evidence) -> str | None:
     return first[1]
 
 
-def custody_received_hashes(evidence_ids) -> dict[int, str | None]:
+def custody_received_hashes(evidence_ids: Iterable[int]) -> dict[int, str | None]:
     """`custody_received_sha256` of many items at once (two queries): the hash each
     one's receipt recorded, None for an item whose chain does not open with one.
     Every event the server writes about existing items carries this hash, never the
@@ -181,7 +182,7 @@ def custody_received_hashes(evidence_ids) -> dict[int, str | None]:
         .annotate(first=Min("seq"))
         .values_list("first", flat=True)
     )
-    received = {pk: None for pk in ids}
+    received: dict[int, str | None] = {pk: None for pk in ids}
     for evidence_id, action, sha256 in CustodyEvent.objects.filter(
         seq__in=list(first_seqs)
     ).values_list("evidence_id", "action", "sha256_observed"):

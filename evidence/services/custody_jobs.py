@@ -12,12 +12,13 @@ evidence/services/bundle.py, unchanged: a job only runs them elsewhere.
 import contextlib
 import hashlib
 import tempfile
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from accounts.models import User
 from evidence.models import CustodyBundle, CustodyVerification, Evidence
@@ -38,7 +39,7 @@ from jobs.services import JobCannotRun, job_claim, job_finish, job_progress, job
 CHUNK = 1024 * 1024
 
 
-def custody_is_large(*, items) -> bool:
+def custody_is_large(*, items: list[Evidence] | QuerySet[Evidence]) -> bool:
     """Whether re-reading these items' stored bytes is too much work for a request
     (their total size is above CUSTODY_SYNC_MAX_BYTES). `items`: a queryset or list
     of evidence items."""
@@ -46,7 +47,8 @@ def custody_is_large(*, items) -> bool:
         total = sum(item.blob.size for item in items)
     else:
         total = items.aggregate(total=Sum("blob__size"))["total"] or 0
-    return total > settings.CUSTODY_SYNC_MAX_BYTES
+    limit: int = settings.CUSTODY_SYNC_MAX_BYTES
+    return total > limit
 
 
 def custody_bundle_is_large(
@@ -58,7 +60,10 @@ def custody_bundle_is_large(
     return custody_is_large(items=[item for item in items if item.pk in with_file])
 
 
-def _unfinished(model: type[Job], **match):
+_J = TypeVar("_J", bound=Job)
+
+
+def _unfinished(model: type[_J], **match: Any) -> _J | None:
     return (
         model.objects.filter(**match)
         .exclude(status__in=(Job.Status.DONE, Job.Status.FAILED))
@@ -163,7 +168,7 @@ def _bundle_storage_name(job: CustodyBundle) -> str:
     return f"custody-bundles/{job.incident.reference}/{job.pk}-custody-bundle.zip"
 
 
-def _sha256_and_size(handle) -> tuple[str, int]:
+def _sha256_and_size(handle: IO[bytes]) -> tuple[str, int]:
     handle.seek(0)
     digest, size = hashlib.sha256(), 0
     while chunk := handle.read(CHUNK):
@@ -247,6 +252,6 @@ def custody_bundle_run(*, job_id: int) -> CustodyBundle | None:
     return CustodyBundle.objects.get(pk=job.pk)
 
 
-def custody_bundle_open(job: CustodyBundle):
+def custody_bundle_open(job: CustodyBundle) -> "File[Any]":
     """The built zip, opened for reading (the caller closes it)."""
     return default_storage.open(job.storage_name, "rb")

@@ -1,6 +1,7 @@
 """Forensic results: validated against their own statistics, kept as evidence."""
 
 import math
+from typing import Any
 
 from django.db import transaction
 
@@ -61,10 +62,10 @@ def forensic_result_record(
     *,
     incident: Incident,
     by: User,
-    method: dict,
+    method: dict[str, Any],
     suspect_model: str,
-    parameters: dict,
-    statistic: dict,
+    parameters: dict[str, Any],
+    statistic: dict[str, Any],
     p_value: float,
     alpha: float,
     verdict: str,

@@ -3,8 +3,9 @@
 import re
 from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -53,7 +54,7 @@ def evidence_add(
     *,
     incident: Incident,
     by: User,
-    upload: UploadedFile,
+    upload: "File[bytes]",
     title: str,
     description: str = "",
     source: str = "",
@@ -63,7 +64,7 @@ def evidence_add(
     kind: str = Evidence.Kind.FILE,
     location: str = "",
     media_type: str | None = None,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Evidence:
     """Keep an uploaded file as the incident's next exhibit.
 

@@ -5,8 +5,9 @@ import hashlib
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.core.files import File
@@ -169,7 +170,7 @@ class _Staged:
     def __enter__(self) -> "_Staged":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.file.close()
 
     def chunks(self) -> Iterator[bytes]:
@@ -210,7 +211,7 @@ def _parse_and_stage(
     is_postgresql = connection.vendor == "postgresql"
     staged = _Staged(_reserve_batch_id() if is_postgresql else None)
     errors: list[LineError] = []
-    frontier: list = []
+    frontier: list[Any] = []
     try:
         if is_postgresql:
             # Formats with the connection's adapters and writes to the file only.
@@ -278,7 +279,8 @@ def _reserve_batch_id() -> int:
     table = QueryLogBatch._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
-        return cursor.fetchone()[0]
+        batch_id: int = cursor.fetchone()[0]
+        return batch_id
 
 
 def _load(
@@ -308,8 +310,10 @@ def _load(
 
         spool.seek(0)
         received = File(spool, name=f"query-log-{body_sha256[:12]}")
-        received.size, received.sha256 = size, body_sha256
-        received.head = spool.read(8192)
+        # What HashingUploadHandler leaves on an upload, which evidence_add reads.
+        received.size = size
+        received.sha256 = body_sha256  # type: ignore[attr-defined]
+        received.head = spool.read(8192)  # type: ignore[attr-defined]
         count, root = staged.count, staged.root
         item = evidence_add(
             incident=incident,
@@ -393,8 +397,8 @@ def _store_rows(batch: QueryLogBatch, incident: Incident, staged: _Staged) -> No
     QueryLogRow.objects.bulk_create(pending)
 
 
-def _db_values(row: Row) -> tuple:
+def _db_values(row: Row) -> tuple[Any, ...]:
     values = list(row.values)
     for index in (len(values) - 2, len(values) - 1):  # params, extra as JSON text
-        values[index] = querylog_parsing.orjson.dumps(values[index] or {}).decode()
+        values[index] = orjson.dumps(values[index] or {}).decode()
     return tuple(values)

@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING
 
 import filetype
 from django.core.files import File
@@ -16,6 +17,13 @@ from django.utils._os import safe_makedirs
 
 from config.errors import InsufficientStorage
 from evidence.models import Blob
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
+
+    _BytesFile = File[bytes]
+else:
+    _BytesFile = File  # Django's File takes no type arguments at run time
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +37,8 @@ def storage_name_for(sha256: str) -> str:
 def detect_media_type(head: bytes, original_name: str = "") -> str:
     kind = filetype.guess(head)
     if kind is not None:
-        return kind.mime
+        mime: str = kind.mime
+        return mime
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -49,7 +58,7 @@ def detect_media_type(head: bytes, original_name: str = "") -> str:
     return "text/plain"
 
 
-class _HashingFile(File):
+class _HashingFile(_BytesFile):
     """Feeds each byte the storage backend reads to `digest`, once.
 
     Backends read through `chunks()` or `read()` and may seek back to read again (boto3
@@ -57,7 +66,9 @@ class _HashingFile(File):
     count, so a reread adds nothing and a skipped byte leaves the digest wrong.
     """
 
-    def __init__(self, source: File, digest, name: str) -> None:
+    file: IO[bytes]  # the source, as File.__init__ keeps it
+
+    def __init__(self, source: "File[bytes]", digest: "HASH", name: str) -> None:
         super().__init__(source, name=name)
         self.digest, self.position, self.hashed = digest, 0, 0
 
@@ -93,7 +104,7 @@ def _stored_sha256(storage: Storage, name: str) -> str | None:
 
 
 def _publish_to_folder(
-    storage: FileSystemStorage, name: str, source: File, sha256: str
+    storage: FileSystemStorage, name: str, source: "File[bytes]", sha256: str
 ) -> None:
     """Write `source` to a temporary file beside `name`, then link it to `name`.
 
@@ -152,7 +163,7 @@ def _fsync_folder(folder: str) -> None:
 
 
 def _publish_to_object_store(
-    storage: Storage, name: str, source: File, sha256: str
+    storage: Storage, name: str, source: "File[bytes]", sha256: str
 ) -> None:
     """Upload `source` as `name` to an object store (S3), which shows an object only
     once its upload is complete.
@@ -189,7 +200,7 @@ def _set_object_aside(storage: Storage, name: str) -> None:
     logger.warning("Stored object %s did not hold its hash; kept it as %s", name, aside)
 
 
-def blob_store(*, source: File, sha256: str, size: int) -> Blob:
+def blob_store(*, source: "File[bytes]", sha256: str, size: int) -> Blob:
     """Keep `source` under its hash unless those bytes are already stored.
 
     The caller computed `sha256` while receiving; the copy is hashed again as it is

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -46,7 +47,7 @@ class Failure:
     evidence: str | None
     problem: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"evidence": self.evidence, "problem": self.problem}
 
 
@@ -77,7 +78,9 @@ class Observed:
     size: int
 
 
-def _received(item: Evidence, chain: list[dict], report: Report) -> dict | None:
+def _received(
+    item: Evidence, chain: list[dict[str, Any]], report: Report
+) -> dict[str, Any] | None:
     """The body of the event that opened the item's chain, if it is a receipt that
     carries a hash; otherwise the item is reported and None returned."""
     if not chain:
@@ -104,7 +107,7 @@ def _received(item: Evidence, chain: list[dict], report: Report) -> dict | None:
 
 
 def _check_item(
-    item: Evidence, chain: list[dict], report: Report
+    item: Evidence, chain: list[dict[str, Any]], report: Report
 ) -> tuple[Observed, str | None]:
     """Compare the item's bytes, its row and every hash the ledger observed for it
     with the hash the ledger recorded when it was received. Returns what the bytes
@@ -169,7 +172,7 @@ def _check_item(
     return observed, expected
 
 
-def _check_batch(item: Evidence, received: dict, report: Report) -> None:
+def _check_batch(item: Evidence, received: dict[str, Any], report: Report) -> None:
     """A query-log batch's row repeats what its receipt recorded (body hash, row count,
     Merkle root over the rows); its rows (append-only) must all be there."""
     batch = QueryLogBatch.objects.filter(evidence=item).first()
@@ -234,6 +237,10 @@ def _check_forensic_result(item: Evidence, report: Report) -> None:
         "limitations": result.limitations,
         "artefacts": sorted(a.pk for a in result.artefacts.all()),
     }
+    # Ids as sent, whatever their type: a mismatch is what this check reports.
+    sent_artefacts: list[Any] = [
+        a.get("id") for a in sent.get("artefacts") or [] if isinstance(a, dict)
+    ]
     submitted = {
         "method": (method.get("family"), method.get("name"), method.get("version")),
         "suspect_model": sent.get("suspect_model"),
@@ -244,9 +251,7 @@ def _check_forensic_result(item: Evidence, report: Report) -> None:
         "verdict": sent.get("verdict"),
         "summary": sent.get("summary"),
         "limitations": sent.get("limitations"),
-        "artefacts": sorted(
-            a.get("id") for a in sent.get("artefacts") or [] if isinstance(a, dict)
-        ),
+        "artefacts": sorted(sent_artefacts),
     }
     changed = [name for name in stored if stored[name] != submitted[name]]
     if changed:
@@ -278,12 +283,12 @@ def _check_derived(item: Evidence, expected: str, report: Report) -> None:
 
 def _check_events(
     report: Report, exhibits: dict[int, str]
-) -> tuple[list[bytes], dict[int, list[dict]]]:
+) -> tuple[list[bytes], dict[int, list[dict[str, Any]]]]:
     """Check every row of the ledger against its own hashed body and its item's chain;
     returns the leaf hashes recomputed from the bodies, in order, and the hashed
     bodies of each checked item's events, in order."""
     leaves: list[bytes] = []
-    chains: dict[int, list[dict]] = {pk: [] for pk in exhibits}
+    chains: dict[int, list[dict[str, Any]]] = {pk: [] for pk in exhibits}
     last_hash: dict[int, str] = {}
     expected_seq = 0
     for event in CustodyEvent.objects.order_by("seq").iterator(chunk_size=2000):
@@ -426,7 +431,7 @@ def custody_verify(
     return report
 
 
-def _verified(item: Evidence, observed: Observed, report: Report) -> dict:
+def _verified(item: Evidence, observed: Observed, report: Report) -> dict[str, Any]:
     summary = {"ok": report.ok, "failures": len(report.failures)}
     if item.pk not in report.failed_items:
         # Equal to the hash received: checked above.

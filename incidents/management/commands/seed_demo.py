@@ -289,7 +289,7 @@ class Command(BaseCommand):
             limitations=[
                 "A negative or inconclusive result proves nothing either way."
             ],
-            artefacts=[log.pk, batch.evidence_id],
+            artefacts=[log.pk, batch.evidence_id],  # type: ignore[list-item]  # the batch was stored with its evidence
         )
         legal_hold_change(
             incident=incident,
