@@ -168,3 +168,28 @@ def test_an_artefact_the_caller_cannot_see_is_refused(
     )
     assert response.status_code == 400
     assert not CustodyEvent.objects.filter(action="analysed").exists()
+
+
+@pytest.mark.parametrize("literal", [b"1e999", b"-1e999", b"NaN", b"Infinity"])
+def test_a_non_finite_number_anywhere_in_a_result_is_refused(
+    literal, incident, analyst, api
+):
+    # given: a body whose parameters hold a number JSON cannot carry (1e999 overflows
+    # to infinity when parsed; NaN and Infinity are not JSON at all)
+    body = (
+        b'{"method": {"family": "watermark", "name": "z", "version": "1"},'
+        b' "suspect_model": "rival-7b", "parameters": {"gamma": ' + literal + b"},"
+        b' "statistic": {"name": "z", "value": 1.0}, "p_value": 0.158655,'
+        b' "alpha": 0.01, "verdict": "inconclusive", "summary": "s"}'
+    )
+    client = api(analyst)
+    # when
+    response = client.generic(
+        "POST",
+        f"/api/v1/incidents/{incident.reference}/forensic-results/",
+        body,
+        content_type="application/json",
+    )
+    # then: a 400, and nothing kept
+    assert response.status_code == 400, response.content
+    assert ForensicResult.objects.count() == 0
