@@ -77,7 +77,11 @@ def test_a_dossier_whose_worker_is_killed_is_finished_by_another_worker(processe
         body = server.json("GET", detail, token=token)[1]
         return body if body["status"] in ("done", "failed") else None
 
-    done = wait_for(finished, timeout=180, every=0.5, what="the dossier")
+    try:
+        done = wait_for(finished, timeout=180, every=0.5, what="the dossier")
+    except AssertionError as error:
+        job = server.json("GET", detail, token=token)[1]
+        raise AssertionError(f"{error}: {job}\n{second.output()}") from None
     assert done["status"] == "done", done
     assert "dossier_render_task" in second.output()
     status, _, pdf = server.request("GET", f"{detail}pdf/", token=token)
