@@ -24,7 +24,9 @@ def recovery_tasks() -> list[str]:
     )
 
 
-def test_a_dossier_whose_worker_is_killed_is_finished_by_another_worker(processes):
+def test_a_dossier_whose_worker_is_killed_is_finished_by_another_worker(
+    processes, monkeypatch
+):
     redis.Redis.from_url(TEST_BROKER).flushdb()  # no message left from an earlier run
     analyst = UserFactory(role="analyst")
     incident = make_incident(by=analyst)
@@ -68,6 +70,9 @@ def test_a_dossier_whose_worker_is_killed_is_finished_by_another_worker(processe
     # when: another worker starts and the recovery job runs once the job is stale
     second = processes.worker("worker-2", **stale)
     time.sleep(2.5)
+    # Celery prefers the CELERY_BROKER_URL environment variable (CI sets it for the
+    # suite) to an explicit broker: pin it, or the tasks go to another database.
+    monkeypatch.setenv("CELERY_BROKER_URL", TEST_BROKER)
     client = Celery(broker=TEST_BROKER)
     for name in recovery_tasks():
         client.send_task(name)
